@@ -1,0 +1,218 @@
+"""DDIM, split into its two parts, and Asyrp's asymmetric reverse process.
+
+References:
+- Song, Meng & Ermon, "Denoising Diffusion Implicit Models", ICLR 2021, Eq. 12 (the step) and
+  Eq. 16 (eta and sigma_t).
+- Kwon, Jeong & Uh, "Diffusion Models Already Have A Semantic Latent Space", ICLR 2023, Eq. 4
+  (the asymmetric reverse process) and Sec. 4 (editing interval t_edit, quality boosting t_boost).
+
+With no edit, `ddim_sample` equals a loop over diffusers' `DDIMScheduler.step` with the same eta
+and generator, `clip_sample` and thresholding included.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .hspace import _check_dh, _eps
+from .model import Model, _check_x
+
+__all__ = ["P_t", "D_t", "sigma_t", "ddim_timesteps", "ddim_sample", "ddim_invert"]
+
+
+def P_t(x_t: Tensor, eps: Tensor, a_t: float | Tensor) -> Tensor:
+    """Predicted x_0: `(x_t - sqrt(1 - a_t) eps) / sqrt(a_t)` (DDIM Eq. 12; Asyrp Eq. 3's P_t).
+
+    >>> P_t(torch.ones(2), torch.zeros(2), 0.25)
+    tensor([2., 2.])
+    """
+    a_t = torch.as_tensor(a_t, dtype=x_t.dtype)
+    return (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+
+
+def D_t(eps: Tensor, a_prev: float | Tensor, sigma: float | Tensor = 0.0) -> Tensor:
+    """Direction pointing to x_t: `sqrt(1 - a_prev - sigma^2) eps` (DDIM Eq. 12; Asyrp Eq. 3's D_t).
+
+    >>> D_t(torch.ones(2), 0.75)
+    tensor([0.5000, 0.5000])
+    """
+    a_prev, sigma = torch.as_tensor(a_prev, dtype=eps.dtype), torch.as_tensor(sigma, dtype=eps.dtype)
+    return (1 - a_prev - sigma**2).sqrt() * eps
+
+
+def sigma_t(a_t: float | Tensor, a_prev: float | Tensor, eta: float) -> Tensor:
+    """`eta * sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev)` (DDIM Eq. 16)."""
+    a_t, a_prev = torch.as_tensor(a_t), torch.as_tensor(a_prev)
+    return eta * ((1 - a_prev) / (1 - a_t)).sqrt() * (1 - a_t / a_prev).sqrt()
+
+
+def ddim_timesteps(model: Model, steps: int) -> Tensor:
+    """The descending timesteps of a `steps`-step DDIM run, as `DDIMScheduler.set_timesteps(steps)`.
+
+    >>> from latentlab import tiny_model
+    >>> ddim_timesteps(tiny_model(), 4)
+    tensor([750, 500, 250,   0])
+    """
+    T = model.num_train_timesteps
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+        raise ValueError(f"steps must be an integer from 1 to {T} (the training schedule), got {steps!r}")
+    scheduler = type(model.scheduler).from_config(model.scheduler.config)  # leave the model's own alone
+    scheduler.set_timesteps(steps)
+    return scheduler.timesteps.clone().long()
+
+
+def _alphas(model: Model, t: int, steps: int) -> tuple[Tensor, Tensor]:
+    """(a_t, a_prev) of one step, with diffusers' rule for the step after the last one."""
+    s = model.scheduler
+    ac = s.alphas_cumprod
+    prev = t - model.num_train_timesteps // steps
+    return ac[t], (ac[prev] if prev >= 0 else s.final_alpha_cumprod)
+
+
+def _to_eps(model: Model, out: Tensor, x: Tensor, a_t: Tensor) -> Tensor:
+    """The model's output as eps, whatever it was trained to predict."""
+    kind = model.scheduler.config.prediction_type
+    if kind == "epsilon":
+        return out
+    if kind == "v_prediction":
+        return a_t.sqrt() * out + (1 - a_t).sqrt() * x
+    if kind == "sample":
+        return (x - a_t.sqrt() * out) / (1 - a_t).sqrt()
+    raise ValueError(f"scheduler prediction_type must be epsilon, v_prediction or sample, got {kind!r}")
+
+
+def _clip(model: Model, x0: Tensor) -> Tensor:
+    """P_t clipped exactly when (and as) the scheduler would clip it."""
+    c = model.scheduler.config
+    if c.thresholding:
+        return model.scheduler._threshold_sample(x0)
+    if c.clip_sample:
+        return x0.clamp(-c.clip_sample_range, c.clip_sample_range)
+    return x0
+
+
+def _check_sampler_args(model: Model, steps: int, eta: float, t_edit: int, t_boost: int) -> None:
+    ddim_timesteps(model, steps)  # validates steps
+    if not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+    T = model.num_train_timesteps
+    for name, v in (("t_edit", t_edit), ("t_boost", t_boost)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= T:
+            raise ValueError(f"{name} must be an integer timestep in [0, {T}], got {v!r}")
+
+
+@torch.no_grad()
+def ddim_sample(
+    model: Model,
+    x_T: Tensor,
+    steps: int = 50,
+    eta: float = 0.0,
+    *,
+    generator: torch.Generator | None = None,
+    dh: Tensor | Callable[[int, Tensor], Tensor] | None = None,
+    t_edit: int = 0,
+    t_boost: int = 0,
+    asymmetric: bool = True,
+    return_trajectory: bool = False,
+    callback: Callable[[dict], None] | None = None,
+    progress: bool = True,
+) -> Tensor | tuple[Tensor, list[Tensor]]:
+    """DDIM sampling (Song et al. 2021, Eq. 12) with Asyrp's h-space edit (Kwon et al. 2023, Eq. 4).
+
+    Each step: `x_prev = sqrt(a_prev) P_t(eps_edit) + D_t(eps) + sigma_t z`, where
+    `eps_edit = eps_theta(x_t | h_t + dh)`. With `asymmetric=False` the edited eps goes into both
+    terms (Haas et al.'s default); with `dh=None` this is plain DDIM.
+
+    Args:
+        model: the model.
+        x_T: starting noise `(B, C, H, W)` or `(C, H, W)`.
+        steps: number of DDIM steps.
+        eta: 0 deterministic DDIM, 1 DDPM-like ancestral noise.
+        generator: the noise z (only drawn where eta > 0).
+        dh: `None`, a tensor of h's shape (the same at every step), or a callable `(t, h) -> dh`.
+        t_edit: edit only the steps with `t >= t_edit`.
+        t_boost: eta becomes 1 at the steps with `t < t_boost` (Asyrp's quality boosting).
+        asymmetric: edited eps in P_t only (True) or in both P_t and D_t (False).
+        return_trajectory: also return `[x_T, ..., x_0]` (steps + 1 tensors).
+        callback: called once per step with `{"x", "i", "t", "P_t", "eps", "h"}`.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        x_0 in the shape of `x_T` (and the trajectory).
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model(); x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    >>> ddim_sample(m, x_T, steps=5, progress=False).shape
+    torch.Size([2, 3, 16, 16])
+    """
+    x, single = _check_x(model, x_T, "x_T")
+    _check_sampler_args(model, steps, eta, t_edit, t_boost)
+    fixed_dh = None if dh is None or callable(dh) else _check_dh(model, dh, x.shape[0])
+    trajectory = [x]
+    for i, t in enumerate(tqdm(ddim_timesteps(model, steps).tolist(), disable=not progress, leave=False)):
+        a_t, a_prev = _alphas(model, t, steps)
+        tb = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        record: list[Tensor] = []
+        eps = _to_eps(model, _eps(model, x, tb, record=record), x, a_t)
+        h = record[0]
+        eps_edit = eps
+        if dh is not None and t >= t_edit:
+            shift = _check_dh(model, dh(t, h), x.shape[0], "dh(t, h)") if callable(dh) else fixed_dh
+            eps_edit = _to_eps(model, _eps(model, x, tb, shift), x, a_t)
+        eta_t = 1.0 if t < t_boost else eta
+        sigma = sigma_t(a_t, a_prev, eta_t)
+        x0 = _clip(model, P_t(x, eps_edit, a_t))
+        x = a_prev.sqrt() * x0 + D_t(eps if asymmetric else eps_edit, a_prev, sigma)
+        if eta_t > 0:  # drawn whenever eta > 0, as diffusers does, so generators stay in step
+            x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        if callback is not None:
+            callback({"x": x, "i": i, "t": t, "P_t": x0, "eps": eps_edit, "h": h})
+        trajectory.append(x)
+    out = x[0] if single else x
+    if return_trajectory:
+        return out, [s[0] if single else s for s in trajectory]
+    return out
+
+
+@torch.no_grad()
+def ddim_invert(
+    model: Model,
+    x_0: Tensor,
+    steps: int = 50,
+    *,
+    return_trajectory: bool = False,
+    callback: Callable[[dict], None] | None = None,
+    progress: bool = True,
+) -> Tensor | tuple[Tensor, list[Tensor]]:
+    """Deterministic DDIM inversion (Song et al. 2021, Sec. 4.3: Eq. 12 with eta = 0, run forward).
+
+    Walks the sampler's grid backwards: from the level of `t - T/steps` to the level of `t`, with
+    eps evaluated at `t`, so that `ddim_sample(model, ddim_invert(model, x0, s), s)` gives back x0 up
+    to the discretisation error (smaller with more steps). P_t is not clipped here.
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model(); x0 = torch.zeros(3, 16, 16)
+    >>> ddim_invert(m, x0, steps=5, progress=False).shape
+    torch.Size([3, 16, 16])
+    """
+    x, single = _check_x(model, x_0, "x_0")
+    timesteps = ddim_timesteps(model, steps).flip(0).tolist()
+    trajectory = [x]
+    for i, t in enumerate(tqdm(timesteps, disable=not progress, leave=False)):
+        a_t, a_prev = _alphas(model, t, steps)
+        tb = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        record: list[Tensor] = []
+        eps = _to_eps(model, _eps(model, x, tb, record=record), x, a_t)
+        x0 = P_t(x, eps, a_prev)
+        x = a_t.sqrt() * x0 + (1 - a_t).sqrt() * eps
+        if callback is not None:
+            callback({"x": x, "i": i, "t": t, "P_t": x0, "eps": eps, "h": record[0]})
+        trajectory.append(x)
+    out = x[0] if single else x
+    if return_trajectory:
+        return out, [s[0] if single else s for s in trajectory]
+    return out
