@@ -4,7 +4,7 @@ Data flows model -> trajectory -> direction -> edit -> measurement:
 `load_model` -> `ddim_sample` / `ddim_invert` -> `pullback` / `eps_jacobian` / PCA -> `ddim_sample(dh=...)`
 -> `load_probe`.
 """
-from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, sigma_t
+from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
 from .faces import ATTRIBUTES, render_faces
 from .hspace import eps_of, h_of
 from .model import Model, forward_ad, load_model, tiny_model
@@ -12,6 +12,6 @@ from .model import Model, forward_ad, load_model, tiny_model
 __all__ = [
     "Model", "load_model", "tiny_model", "forward_ad",
     "h_of", "eps_of",
-    "P_t", "D_t", "sigma_t", "ddim_timesteps", "ddim_sample", "ddim_invert",
+    "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert",
     "ATTRIBUTES", "render_faces",
 ]

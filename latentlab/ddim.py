@@ -19,9 +19,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .hspace import _check_dh, _eps
-from .model import Model, _check_x
+from .model import Model, _check_t, _check_x
 
-__all__ = ["P_t", "D_t", "sigma_t", "ddim_timesteps", "ddim_sample", "ddim_invert"]
+__all__ = ["P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert"]
 
 
 def P_t(x_t: Tensor, eps: Tensor, a_t: float | Tensor) -> Tensor:
@@ -48,6 +48,19 @@ def sigma_t(a_t: float | Tensor, a_prev: float | Tensor, eta: float) -> Tensor:
     """`eta * sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev)` (DDIM Eq. 16)."""
     a_t, a_prev = torch.as_tensor(a_t), torch.as_tensor(a_prev)
     return eta * ((1 - a_prev) / (1 - a_t)).sqrt() * (1 - a_t / a_prev).sqrt()
+
+
+def q_sample(model: Model, x_0: Tensor, t: int | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    """Forward-noise clean images: `x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) z` (Ho et al. 2020, Eq. 4).
+
+    >>> from latentlab import tiny_model
+    >>> q_sample(tiny_model(), torch.zeros(2, 3, 16, 16), 999, generator=torch.Generator()).std() > 0.9
+    tensor(True)
+    """
+    x, single = _check_x(model, x_0, "x_0")
+    a = model.scheduler.alphas_cumprod[_check_t(model, t, x.shape[0]).cpu()].to(x).view(-1, 1, 1, 1)
+    out = a.sqrt() * x + (1 - a).sqrt() * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    return out[0] if single else out
 
 
 def ddim_timesteps(model: Model, steps: int) -> Tensor:
