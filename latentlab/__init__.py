@@ -8,10 +8,11 @@ from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, 
 from .faces import ATTRIBUTES, render_faces
 from .hspace import eps_of, h_of
 from .model import Model, forward_ad, load_model, tiny_model
+from .probe import Probe, load_probe
 
 __all__ = [
     "Model", "load_model", "tiny_model", "forward_ad",
     "h_of", "eps_of",
     "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert",
-    "ATTRIBUTES", "render_faces",
+    "ATTRIBUTES", "render_faces", "Probe", "load_probe",
 ]

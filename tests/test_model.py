@@ -141,3 +141,25 @@ def test_config_that_is_not_a_unet(tmp_path):
 def test_source_of_wrong_type():
     with pytest.raises(TypeError, match="source must be"):
         ll.load_model(3)
+
+
+def test_bundled_model_matches_the_readme():
+    """The README's model table states the shipped config; the shipped folder must agree."""
+    from pathlib import Path
+
+    if not ll.model.BUNDLED_MODEL.is_dir():
+        pytest.skip("the bundled faces model has not landed yet")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    config = json.loads((ll.model.BUNDLED_MODEL / "unet" / "config.json").read_text())
+    sched = json.loads((ll.model.BUNDLED_MODEL / "scheduler" / "scheduler_config.json").read_text())
+    assert f"block_out_channels {tuple(config['block_out_channels'])}" in readme
+    assert f"layers_per_block {config['layers_per_block']}" in readme
+    assert f"norm_num_groups {config['norm_num_groups']}" in readme
+    assert ", ".join(config["down_block_types"]) in readme
+    assert config["sample_size"] == 32 and sched["clip_sample"] is True and sched["num_train_timesteps"] == 1000
+    model = ll.load_model()
+    n = sum(p.numel() for p in model.unet.parameters())
+    assert f"{n / 1e6:.2f} M parameters" in readme
+    assert f"h | the middle block's output, {' x '.join(map(str, model.h_shape))}" in readme
+    size = sum(f.stat().st_size for f in ll.model.BUNDLED_MODEL.rglob("*") if f.is_file())
+    assert size < 20e6
