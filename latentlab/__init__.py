@@ -6,6 +6,8 @@ Data flows model -> trajectory -> direction -> edit -> measurement:
 """
 from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
 from .faces import ATTRIBUTES, render_faces
+from .geometry import SVD, dense_jacobian, eps_jacobian, pullback, topk_svd
+from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
 from .hspace import eps_of, h_of
 from .model import Model, forward_ad, load_model, tiny_model
 from .probe import Probe, load_probe
@@ -14,5 +16,7 @@ __all__ = [
     "Model", "load_model", "tiny_model", "forward_ad",
     "h_of", "eps_of",
     "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert",
+    "SVD", "topk_svd", "pullback", "eps_jacobian", "dense_jacobian",
+    "jacobian_tensor", "hosvd", "energy_table", "rank1_directions",
     "ATTRIBUTES", "render_faces", "Probe", "load_probe",
 ]

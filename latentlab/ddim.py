@@ -130,6 +130,7 @@ def ddim_sample(
     t_edit: int = 0,
     t_boost: int = 0,
     asymmetric: bool = True,
+    t_start: int | None = None,
     return_trajectory: bool = False,
     callback: Callable[[dict], None] | None = None,
     progress: bool = True,
@@ -150,6 +151,8 @@ def ddim_sample(
         t_edit: edit only the steps with `t >= t_edit`.
         t_boost: eta becomes 1 at the steps with `t < t_boost` (Asyrp's quality boosting).
         asymmetric: edited eps in P_t only (True) or in both P_t and D_t (False).
+        t_start: start part-way: `x_T` is then the state at this timestep of the `steps` grid
+            (e.g. an x_t edited at one step, as in Park et al.) and only the steps from it down run.
         return_trajectory: also return `[x_T, ..., x_0]` (steps + 1 tensors).
         callback: called once per step with `{"x", "i", "t", "P_t", "eps", "h"}`.
         progress: show a tqdm progress bar.
@@ -165,8 +168,13 @@ def ddim_sample(
     x, single = _check_x(model, x_T, "x_T")
     _check_sampler_args(model, steps, eta, t_edit, t_boost)
     fixed_dh = None if dh is None or callable(dh) else _check_dh(model, dh, x.shape[0])
+    grid = ddim_timesteps(model, steps).tolist()
+    if t_start is not None:
+        if isinstance(t_start, bool) or not isinstance(t_start, int) or t_start not in grid:
+            raise ValueError(f"t_start must be None or a timestep of the {steps}-step grid ({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_start!r}")
+        grid = grid[grid.index(t_start):]
     trajectory = [x]
-    for i, t in enumerate(tqdm(ddim_timesteps(model, steps).tolist(), disable=not progress, leave=False)):
+    for i, t in enumerate(tqdm(grid, disable=not progress, leave=False)):
         a_t, a_prev = _alphas(model, t, steps)
         tb = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         record: list[Tensor] = []

@@ -31,10 +31,10 @@ class ProbeConfig:
     channels: tuple[int, ...] = (16, 32, 64)
     hidden: int = 256
     size: int = 32  # images of another size are resized to this
-    steps: int = 1500
+    steps: int = 3000
     batch: int = 128
     lr: float = 2e-3
-    noise: float = 0.1  # pixel noise std drawn uniformly from [0, noise] per image
+    noise: float = 0.05  # pixel noise std drawn uniformly from [0, noise] per image
     seed: int = 0
 
     @classmethod

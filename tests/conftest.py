@@ -2,6 +2,8 @@ import pytest
 import torch
 
 torch.use_deterministic_algorithms(True)
+# Tests use tiny models: one thread is fastest (thread start-up dominates) and keeps runs repeatable.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

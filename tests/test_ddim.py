@@ -176,3 +176,13 @@ def test_invert_bad_input(model):
         ll.ddim_invert(model, torch.full((3, 16, 16), float("inf")), steps=2)
     with pytest.raises(ValueError, match="steps must be"):
         ll.ddim_invert(model, torch.zeros(3, 16, 16), steps=-1)
+
+
+def test_t_start_finishes_the_trajectory(model):
+    """Started from the trajectory's x_t at grid step t, the sampler reaches the same x_0."""
+    x_T = torch.randn(2, *model.sample_shape, generator=gen(9))
+    x_0, traj = ll.ddim_sample(model, x_T, steps=10, return_trajectory=True, progress=False)
+    i = ll.ddim_timesteps(model, 10).tolist().index(600)
+    assert (ll.ddim_sample(model, traj[i], 10, t_start=600, progress=False) - x_0).abs().max() <= 1e-6
+    with pytest.raises(ValueError, match="t_start must be None or a timestep of the 10-step grid"):
+        ll.ddim_sample(model, traj[i], 10, t_start=650, progress=False)

@@ -1,0 +1,189 @@
+"""pullback and eps_jacobian on tiny U-Nets, against oracles built here: dense Jacobians of maps
+written with plain forward hooks, torch.linalg.svd, and float64 central finite differences."""
+
+import pytest
+import torch
+
+import latentlab as ll
+from latentlab.geometry import dense_jacobian, eps_jacobian, jacobian_products, pullback
+
+T = 600
+
+
+
+def tiny(conditional: bool, dtype: torch.dtype = torch.float64) -> ll.Model:
+    """8 px: x has 192 entries and h 256 (16 x 4 x 4), so dense Jacobians are cheap."""
+    return ll.tiny_model(conditional=conditional, sample_size=8).to(dtype=dtype)
+
+
+def sample(model: ll.Model, seed: int = 0) -> torch.Tensor:
+    p = next(model.unet.parameters())
+    return torch.randn(model.sample_shape, generator=torch.Generator().manual_seed(seed), dtype=p.dtype)
+
+
+def unet_kwargs(model: ll.Model) -> dict:
+    return {"encoder_hidden_states": model.cond} if model.conditional else {}
+
+
+def h_by_hook(model: ll.Model, x: torch.Tensor) -> torch.Tensor:
+    """Oracle encoder x -> h: the whole U-Net runs, a forward hook records the middle block's output."""
+    out = []
+    handle = model.unet.mid_block.register_forward_hook(lambda m, a, o: out.append(o))
+    try:
+        model.unet(x[None], T, **unet_kwargs(model))
+    finally:
+        handle.remove()
+    return out[0][0]
+
+
+def eps_by_hook(model: ll.Model, x: torch.Tensor, dh: torch.Tensor) -> torch.Tensor:
+    """Oracle dh -> eps: a forward hook adds dh to the middle block's output; nothing else changes."""
+    handle = model.unet.mid_block.register_forward_hook(lambda m, a, o: o + dh[None])
+    try:
+        return model.unet(x[None], T, **unet_kwargs(model)).sample[0]
+    finally:
+        handle.remove()
+
+
+def dense(model: ll.Model, x: torch.Tensor, which: str) -> torch.Tensor:
+    """(out_numel, in_numel) Jacobian of the oracle map, by torch.func through dense_jacobian."""
+    with ll.forward_ad(model):
+        if which == "pullback":
+            return dense_jacobian(lambda z: h_by_hook(model, z), x, chunk_size=64)
+        zero = torch.zeros(model.h_shape, dtype=x.dtype)
+        return dense_jacobian(lambda dh: eps_by_hook(model, x, dh), zero, chunk_size=64)
+
+
+def largest_angle(V: torch.Tensor, V_true: torch.Tensor) -> float:
+    """Largest principal angle between the row spaces of V and V_true (orthonormal rows)."""
+    V, V_true = V.double(), V_true.double()
+    return torch.linalg.matrix_norm(V - (V @ V_true.T) @ V_true, ord=2).clamp(max=1).asin().item()
+
+
+def check_against_dense(svd, J: torch.Tensor, k: int, in_shape, out_shape, rtol: float = 1e-4) -> None:
+    true = torch.linalg.svd(J.double(), full_matrices=False)
+    assert svd.U.shape == (k, *out_shape) and svd.S.shape == (k,) and svd.V.shape == (k, *in_shape)
+    torch.testing.assert_close(svd.S.double(), true.S[:k], rtol=rtol, atol=0)
+    V, U = svd.V.reshape(k, -1).double(), svd.U.reshape(k, -1).double()
+    gaps = (true.S[:k] - true.S[1 : k + 1]) / true.S[0]
+    checked = 0
+    for j in range(1, k + 1):  # every top-j subspace that ends at a gap
+        if gaps[j - 1] > 1e-3:
+            assert largest_angle(V[:j], true.Vh[:j]) < 1e-3, f"top-{j} right subspace"
+            assert largest_angle(U[:j], true.U.T[:j]) < 1e-3, f"top-{j} left subspace"
+            checked += 1
+    assert checked >= 1
+    residual = (V @ J.double().T) - svd.S.double()[:, None] * U  # row i: J v_i - s_i u_i
+    assert residual.norm(dim=1).max() <= 1e-4 * true.S[0]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_pullback_matches_dense_svd(conditional: bool) -> None:
+    model = tiny(conditional)
+    x = sample(model)
+    svd = pullback(model, x, T, k=4, tol=1e-9)
+    check_against_dense(svd, dense(model, x, "pullback"), 4, model.sample_shape, model.h_shape)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_eps_jacobian_matches_dense_svd(conditional: bool) -> None:
+    model = tiny(conditional)
+    x = sample(model, seed=1)
+    svd = eps_jacobian(model, x, T, k=4, tol=1e-9)
+    check_against_dense(svd, dense(model, x, "eps"), 4, model.h_shape, model.sample_shape)
+
+
+def test_float32_defaults_match_float64_dense() -> None:
+    """The everyday call: float32 model, default k and tol, a batch of one."""
+    model = tiny(False, torch.float32)
+    x = sample(model, seed=2)
+    model64 = tiny(False)
+    for fn, which, in_shape, out_shape in [(pullback, "pullback", model.sample_shape, model.h_shape),
+                                           (eps_jacobian, "eps", model.h_shape, model.sample_shape)]:
+        svd = fn(model, x[None], T)
+        assert svd.S.dtype == torch.float32
+        J = dense(model64, x.double(), which)
+        true = torch.linalg.svdvals(J)
+        torch.testing.assert_close(svd.S.double(), true[:3], rtol=1e-4, atol=0)
+        V, U = svd.V.reshape(3, -1).double(), svd.U.reshape(3, -1).double()
+        assert ((V @ J.T) - svd.S.double()[:, None] * U).norm(dim=1).max() <= 1e-4 * true[0]
+        assert svd.U.shape == (3, *out_shape) and svd.V.shape == (3, *in_shape)
+
+
+def test_dense_pullback_matches_finite_differences() -> None:
+    model = tiny(False)
+    x = sample(model, seed=3)
+    J = dense(model, x, "pullback")  # (h_numel, x_numel)
+    n, step = x.numel(), 1e-6
+    E = torch.eye(n, dtype=x.dtype).reshape(n, *x.shape) * step
+    cols = []
+    with torch.no_grad():
+        for chunk in E.split(64):  # central differences, a batch of shifted inputs at a time
+            hp = ll.h_of(model, x + chunk, T)
+            hm = ll.h_of(model, x - chunk, T)
+            cols.append(((hp - hm) / (2 * step)).reshape(len(chunk), -1))
+    fd = torch.cat(cols).T
+    assert J.shape == fd.shape == (model.h_shape[0] * model.h_shape[1] * model.h_shape[2], n)
+    assert ((J - fd).norm() / fd.norm()).item() <= 1e-6
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_eps_jacobian_products_hold_skips_fixed(conditional: bool) -> None:
+    """The map eps_jacobian decomposes is d eps/dh with the skips fixed: its J (from both its jvp and
+    its vjp) equals finite differences of eps_of(x, t, dh=step * e_j), which edits h only."""
+    model = tiny(conditional)
+    x = sample(model, seed=4)
+    jvp, vjp, in_shape = jacobian_products(model, x, T, which="eps")
+    assert in_shape == model.h_shape
+    n, m = torch.Size(model.h_shape).numel(), x.numel()
+    J_fwd = torch.func.vmap(jvp, chunk_size=64)(torch.eye(n, dtype=x.dtype).reshape(n, *in_shape))
+    J_fwd = J_fwd.reshape(n, m).T
+    J_rev = torch.func.vmap(vjp, chunk_size=64)(torch.eye(m, dtype=x.dtype).reshape(m, *x.shape)).reshape(m, n)
+    step, cols = 1e-6, []
+    E = torch.eye(n, dtype=x.dtype).reshape(n, *in_shape) * step
+    xs = x.expand(64, *x.shape)
+    with torch.no_grad():
+        for chunk in E.split(64):
+            ep = ll.eps_of(model, xs[: len(chunk)], T, dh=chunk)
+            em = ll.eps_of(model, xs[: len(chunk)], T, dh=-chunk)
+            cols.append(((ep - em) / (2 * step)).reshape(len(chunk), -1))
+    fd = torch.cat(cols).T  # (m, n)
+    assert ((J_fwd - fd).norm() / fd.norm()).item() <= 1e-6
+    torch.testing.assert_close(J_rev, J_fwd, rtol=1e-9, atol=1e-12)
+
+
+def test_options_are_forwarded() -> None:
+    model = tiny(False, torch.float32)
+    x = sample(model, seed=5)
+    svd, info = pullback(model, x, T, return_info=True)
+    assert info["converged"] and info["products"] == info["jvps"] + info["vjps"]
+    again = pullback(model, x[None], T, seed=0)  # the default seed, and a batch of one
+    torch.testing.assert_close(again.V, svd.V)
+    other = pullback(model, x, T, seed=1)
+    torch.testing.assert_close(other.S, svd.S, rtol=1e-4, atol=0)
+    warm, warm_info = pullback(model, x, T, v0=svd.V, return_info=True)
+    assert warm_info["products"] < info["products"]
+    torch.testing.assert_close(warm.S, svd.S, rtol=1e-4, atol=0)
+    k1 = eps_jacobian(model, x, T, k=1, tol=1e-3)
+    assert k1.V.shape == (1, *model.h_shape)
+
+
+def test_bad_input_raises() -> None:
+    model = tiny(False, torch.float32)
+    x = sample(model)
+    n_x, n_h = x.numel(), torch.Size(model.h_shape).numel()
+    for fn in (pullback, eps_jacobian):
+        with pytest.raises(ValueError, match=r"k must satisfy .* got k=0"):
+            fn(model, x, T, k=0)
+        with pytest.raises(ValueError, match=rf"k must .*min\(in_numel, out_numel\).* got k={min(n_x, n_h) + 1}"):
+            fn(model, x, T, k=min(n_x, n_h) + 1)
+        with pytest.raises(ValueError, match=r"x_t must be one sample.*batch of 2"):
+            fn(model, torch.stack([x, x]), T)
+        with pytest.raises(ValueError, match="x_t contains NaN"):
+            fn(model, torch.full_like(x, float("nan")), T)
+        with pytest.raises(ValueError, match=r"x_t must have per-sample shape \(3, 8, 8\)"):
+            fn(model, x[:, :4], T)
+        with pytest.raises(ValueError, match=r"t must lie in \[0, 1000\)"):
+            fn(model, x, 1000)
+    with pytest.raises(ValueError, match="which must be 'pullback' or 'eps', got 'h'"):
+        jacobian_products(model, x, T, which="h")
