@@ -186,3 +186,14 @@ def test_t_start_finishes_the_trajectory(model):
     assert (ll.ddim_sample(model, traj[i], 10, t_start=600, progress=False) - x_0).abs().max() <= 1e-6
     with pytest.raises(ValueError, match="t_start must be None or a timestep of the 10-step grid"):
         ll.ddim_sample(model, traj[i], 10, t_start=650, progress=False)
+
+
+def test_samplers_share_one_signature():
+    """k-diffusion style: every sampler takes (model, x, steps, ...) and the same keyword names."""
+    import inspect
+
+    shared = {"steps", "return_trajectory", "callback", "progress"}
+    for sampler in (ll.ddim_sample, ll.ddim_invert):
+        params = inspect.signature(sampler).parameters
+        assert list(params)[:3] in (["model", "x_T", "steps"], ["model", "x_0", "steps"])
+        assert shared <= set(params) and all(params[p].default is not inspect.Parameter.empty for p in shared)

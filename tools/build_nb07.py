@@ -218,7 +218,7 @@ bumps and their derivatives) while the $4 \times 4$ bottleneck positions and the
 not. At tiny budgets the Tucker model stores $J$ better than the flattened SVD (section 3). Its factors
 build separable edit directions, colour (x) row (x) column, that respond at least half as strongly
 as $v_1$ (section 4) and, on this sample, move one attribute further and more cleanly than $v_1$ does
-(section 5): a bump times a derivative profile shifts the face.
+(section 5).
 
 **It does not** compress $J$ better at useful budgets: from the crossover on, the flattened SVD
 captures more energy per stored number (HOOI does not change that at the first such budget),
