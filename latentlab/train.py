@@ -62,6 +62,7 @@ class TrainConfig:
     sample_every: int = 1000  # steps between sample grids (0: never)
     threads: int = 0  # torch threads (0: torch's default)
     size: int = 32
+    init: str = ""  # a pipeline folder (e.g. data/faces32) whose U-Net starts a fresh run (EMA included)
 
 
 def build_unet(preset: str) -> UNet2DModel:
@@ -128,6 +129,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> UNet2DModel:
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     step = _load_state(out / "state", unet, ema, opt) if (out / "state" / "state.json").exists() else 0
+    if step == 0 and cfg.init:  # no checkpoint here: start from shipped weights (optimizer state is not shipped)
+        weights = load_file(Path(cfg.init) / "unet" / "diffusion_pytorch_model.safetensors")
+        unet.load_state_dict(weights)
+        ema.load_state_dict(weights)
     alphas = DDIMScheduler().alphas_cumprod
     last_ckpt = time.time()
     bar = tqdm(range(step, cfg.steps), initial=step, total=cfg.steps, disable=not progress)
