@@ -178,12 +178,14 @@ def ddim_sample(
         a_t, a_prev = _alphas(model, t, steps)
         tb = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         record: list[Tensor] = []
-        eps = _to_eps(model, _eps(model, x, tb, record=record), x, a_t)
+        editing = dh is not None and t >= t_edit
+        shift = None
+        if editing:  # a callable dh sees the unedited h inside the same pass (the hook records it first)
+            shift = (lambda h: _check_dh(model, dh(t, h), x.shape[0], "dh(t, h)")) if callable(dh) else fixed_dh
+        # Without an edit, or with a symmetric one, a single U-Net pass gives everything the step needs.
+        eps_edit = _to_eps(model, _eps(model, x, tb, shift, record=record), x, a_t)
         h = record[0]
-        eps_edit = eps
-        if dh is not None and t >= t_edit:
-            shift = _check_dh(model, dh(t, h), x.shape[0], "dh(t, h)") if callable(dh) else fixed_dh
-            eps_edit = _to_eps(model, _eps(model, x, tb, shift), x, a_t)
+        eps = _to_eps(model, _eps(model, x, tb), x, a_t) if editing and asymmetric else eps_edit
         eta_t = 1.0 if t < t_boost else eta
         sigma = sigma_t(a_t, a_prev, eta_t)
         x0 = _clip(model, P_t(x, eps_edit, a_t))

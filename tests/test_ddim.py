@@ -197,3 +197,18 @@ def test_samplers_share_one_signature():
         params = inspect.signature(sampler).parameters
         assert list(params)[:3] in (["model", "x_T", "steps"], ["model", "x_0", "steps"])
         assert shared <= set(params) and all(params[p].default is not inspect.Parameter.empty for p in shared)
+
+
+def test_unet_passes_per_step(model):
+    """One pass per step without an edit or with a symmetric one; two for Asyrp's asymmetric step."""
+    calls = []
+    handle = model.unet.conv_in.register_forward_pre_hook(lambda m, a: calls.append(1))
+    x_T = torch.randn(1, 3, 16, 16, generator=gen(0))
+    dh = torch.ones(model.h_shape)
+    try:
+        for kwargs, expected in ((dict(), 3), (dict(dh=dh, asymmetric=False), 3), (dict(dh=dh), 6)):
+            calls.clear()
+            ll.ddim_sample(model, x_T, steps=3, progress=False, **kwargs)
+            assert len(calls) == expected, kwargs
+    finally:
+        handle.remove()
