@@ -5,6 +5,10 @@ data, so no overfitting), AdamW, an exponential moving average of the weights (t
 ships), linear warm-up. The run checkpoints every few minutes to `<out>/state/` (safetensors only)
 and resumes from there when started again with the same `--out`; `<out>/pipeline/` always holds the
 latest EMA weights as a diffusers `DDIMPipeline` folder, ready to copy into `data/`.
+
+On a GPU: `--device cuda --batch 256` (faces are still rendered on the CPU, in worker threads that
+keep ahead of the GPU), and `--minutes M` to stop and save after M minutes of wall time, which is
+how the shipped weights were trained on a lent GPU (`tools/gpu_train.sh`).
 """
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ class TrainConfig:
     threads: int = 0  # torch threads (0: torch's default)
     size: int = 32
     init: str = ""  # a pipeline folder (e.g. data/faces32) whose U-Net starts a fresh run (EMA included)
+    device: str = "cpu"  # "cuda" when a GPU is lent; the faces are still rendered on the CPU
+    minutes: float = 0.0  # stop (and save) after this much wall time; 0: run to `steps`
 
 
 def build_unet(preset: str) -> UNet2DModel:
@@ -73,10 +79,11 @@ def build_unet(preset: str) -> UNet2DModel:
 
 def _save_state(path: Path, step: int, unet, ema, opt, cfg: TrainConfig) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, path / "model.tmp")
-    save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, path / "ema.tmp")
+    cpu = lambda sd: {k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in sd.items()}  # noqa: E731
+    save_file(cpu(unet.state_dict()), path / "model.tmp")
+    save_file(cpu(ema.state_dict()), path / "ema.tmp")
     flat = {f"{i}.{k}": v for i, s in opt.state_dict()["state"].items() for k, v in s.items()}
-    save_file({k: torch.as_tensor(v).contiguous() for k, v in flat.items()}, path / "optim.tmp")
+    save_file(cpu(flat), path / "optim.tmp")
     (path / "state.tmp").write_text(json.dumps({"step": step, "config": dataclasses.asdict(cfg)}))
     for name in ("model", "ema", "optim"):  # rename last so a crash never leaves half a checkpoint
         (path / f"{name}.tmp").replace(path / f"{name}.safetensors")
@@ -105,7 +112,7 @@ def save_pipeline(unet: UNet2DModel, path: str | Path) -> None:
 def _sample_grid(unet: UNet2DModel, path: Path, n: int = 16, steps: int = 50) -> None:
     import matplotlib.pyplot as plt
 
-    pipe = DDIMPipeline(unet=unet, scheduler=DDIMScheduler())
+    pipe = DDIMPipeline(unet=unet, scheduler=DDIMScheduler()).to(unet.device)
     pipe.set_progress_bar_config(disable=True)
     x = pipe(n, generator=torch.Generator().manual_seed(0), num_inference_steps=steps, output_type="np").images
     side = int(math.ceil(math.sqrt(n)))
@@ -118,29 +125,61 @@ def _sample_grid(unet: UNet2DModel, path: Path, n: int = 16, steps: int = 50) ->
     plt.close(fig)
 
 
+def _batches(cfg: TrainConfig, start: int, n_alphas: int, workers: int = 4):
+    """Yield `(x0, t, noise)` for steps `start, start + 1, ...`, rendered ahead in worker threads.
+
+    Each step's batch depends only on the seed and the step, so a resumed run sees the same data and
+    the prefetch order cannot change it; the threads overlap rendering with the training step (torch
+    releases the GIL), which matters on a GPU, where rendering would otherwise be the bottleneck.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(step: int):
+        x0, _ = render_faces(cfg.batch, seed=cfg.seed * 10_000_000 + step, size=cfg.size)
+        g = torch.Generator().manual_seed(step)
+        t = torch.randint(0, n_alphas, (cfg.batch,), generator=g)
+        return x0, t, torch.randn(x0.shape, generator=g)
+
+    with ThreadPoolExecutor(workers) as pool:
+        ahead = [pool.submit(make, s) for s in range(start, min(start + 2 * workers, cfg.steps))]
+        for step in range(start, cfg.steps):
+            batch = ahead.pop(0).result()
+            if step + 2 * workers < cfg.steps:
+                ahead.append(pool.submit(make, step + 2 * workers))
+            yield batch
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> UNet2DModel:
     """Train (or resume) the faces diffusion model; returns the EMA U-Net."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
     out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     unet, ema = build_unet(cfg.unet), build_unet(cfg.unet)
     ema.load_state_dict(unet.state_dict())
     ema.requires_grad_(False)
-    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
-    step = _load_state(out / "state", unet, ema, opt) if (out / "state" / "state.json").exists() else 0
-    if step == 0 and cfg.init:  # no checkpoint here: start from shipped weights (optimizer state is not shipped)
-        weights = load_file(Path(cfg.init) / "unet" / "diffusion_pytorch_model.safetensors")
-        unet.load_state_dict(weights)
-        ema.load_state_dict(weights)
-    alphas = DDIMScheduler().alphas_cumprod
-    last_ckpt = time.time()
+    if (out / "state" / "state.json").exists():
+        opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
+        step = _load_state(out / "state", unet, ema, opt)
+    else:
+        step = 0
+        if cfg.init:  # no checkpoint here: start from shipped weights (optimizer state is not shipped)
+            weights = load_file(Path(cfg.init) / "unet" / "diffusion_pytorch_model.safetensors")
+            unet.load_state_dict(weights)
+            ema.load_state_dict(weights)
+    unet.to(device), ema.to(device)
+    fresh = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
+    if step:  # move the loaded moments onto the device through a state-dict round trip
+        fresh.load_state_dict(opt.state_dict())
+    opt = fresh
+    alphas = DDIMScheduler().alphas_cumprod.to(device)
+    t0 = last_ckpt = time.time()
     bar = tqdm(range(step, cfg.steps), initial=step, total=cfg.steps, disable=not progress)
-    for step in bar:
-        x0, _ = render_faces(cfg.batch, seed=cfg.seed * 10_000_000 + step, size=cfg.size)
-        g = torch.Generator().manual_seed(step)
-        t = torch.randint(0, len(alphas), (cfg.batch,), generator=g)
-        noise = torch.randn(x0.shape, generator=g)
+    done = step
+    for step, (x0, t, noise) in zip(bar, _batches(cfg, step, len(alphas))):
+        x0, t, noise = x0.to(device), t.to(device), noise.to(device)
         a = alphas[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
         loss = torch.nn.functional.mse_loss(unet(x_t, t).sample, noise)
@@ -152,18 +191,22 @@ def train(cfg: TrainConfig, progress: bool = True) -> UNet2DModel:
         opt.step()
         decay = min(cfg.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters()):
-                pe.lerp_(p, 1 - decay)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         done = step + 1
-        if time.time() - last_ckpt > 60 * cfg.ckpt_minutes or done == cfg.steps:
+        out_of_time = cfg.minutes > 0 and time.time() - t0 > 60 * cfg.minutes
+        if done % 50 == 0 or done == cfg.steps or out_of_time:
+            bar.set_postfix(loss=f"{loss.item():.4f}")  # .item() syncs a GPU: not every step
+        if time.time() - last_ckpt > 60 * cfg.ckpt_minutes or done == cfg.steps or out_of_time:
             _save_state(out / "state", done, unet, ema, opt, cfg)
             save_pipeline(ema, out / "pipeline")
             with open(out / "log.txt", "a") as f:
                 f.write(f"{done} {loss.item():.5f} {time.strftime('%H:%M:%S')}\n")
             last_ckpt = time.time()
-        if cfg.sample_every and done % cfg.sample_every == 0:
+        if cfg.sample_every and (done % cfg.sample_every == 0 or out_of_time):
             _sample_grid(ema, out / f"samples_{done:06d}.png")
+        if out_of_time:
+            break
+    bar.close()
     return ema
 
 
