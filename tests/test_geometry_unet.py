@@ -127,18 +127,22 @@ def test_dense_pullback_matches_finite_differences() -> None:
     assert ((J - fd).norm() / fd.norm()).item() <= 1e-6
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_eps_jacobian_products_hold_skips_fixed(conditional: bool) -> None:
+@pytest.mark.parametrize("conditional,jvp_mode", [(False, "double_vjp"), (True, "double_vjp"), (False, "forward")])
+def test_eps_jacobian_products_hold_skips_fixed(conditional: bool, jvp_mode: str) -> None:
     """The map eps_jacobian decomposes is d eps/dh with the skips fixed: its J (from both its jvp and
-    its vjp) equals finite differences of eps_of(x, t, dh=step * e_j), which edits h only."""
+    its vjp) equals finite differences of eps_of(x, t, dh=step * e_j), which edits h only. The
+    double-vjp products take a whole batch of vectors; the forward-mode ones are vmapped."""
     model = tiny(conditional)
     x = sample(model, seed=4)
-    jvp, vjp, in_shape = jacobian_products(model, x, T, which="eps")
+    jvp, vjp, in_shape = jacobian_products(model, x, T, which="eps", jvp_mode=jvp_mode)
     assert in_shape == model.h_shape
     n, m = torch.Size(model.h_shape).numel(), x.numel()
-    J_fwd = torch.func.vmap(jvp, chunk_size=64)(torch.eye(n, dtype=x.dtype).reshape(n, *in_shape))
+    batched = (lambda fn: fn) if jvp_mode == "double_vjp" else (lambda fn: torch.func.vmap(fn, chunk_size=64))
+    J_fwd = batched(jvp)(torch.eye(n, dtype=x.dtype).reshape(n, *in_shape))
     J_fwd = J_fwd.reshape(n, m).T
-    J_rev = torch.func.vmap(vjp, chunk_size=64)(torch.eye(m, dtype=x.dtype).reshape(m, *x.shape)).reshape(m, n)
+    J_rev = batched(vjp)(torch.eye(m, dtype=x.dtype).reshape(m, *x.shape)).reshape(m, n)
+    one = jvp(torch.eye(n, dtype=x.dtype)[3].reshape(in_shape))  # one vector, no batch dimension
+    torch.testing.assert_close(one.reshape(-1), J_fwd[:, 3], rtol=1e-9, atol=1e-12)
     step, cols = 1e-6, []
     E = torch.eye(n, dtype=x.dtype).reshape(n, *in_shape) * step
     xs = x.expand(64, *x.shape)
@@ -164,6 +168,9 @@ def test_options_are_forwarded() -> None:
     warm, warm_info = pullback(model, x, T, v0=svd.V, return_info=True)
     assert warm_info["products"] < info["products"]
     torch.testing.assert_close(warm.S, svd.S, rtol=1e-4, atol=0)
+    fwd = pullback(model, x, T, jvp_mode="forward")  # forward-mode J v: the same decomposition
+    torch.testing.assert_close(fwd.S, svd.S, rtol=1e-4, atol=0)
+    torch.testing.assert_close(fwd.V, svd.V, rtol=0, atol=1e-3)
     k1 = eps_jacobian(model, x, T, k=1, tol=1e-3)
     assert k1.V.shape == (1, *model.h_shape)
 
@@ -187,3 +194,5 @@ def test_bad_input_raises() -> None:
             fn(model, x, 1000)
     with pytest.raises(ValueError, match="which must be 'pullback' or 'eps', got 'h'"):
         jacobian_products(model, x, T, which="h")
+    with pytest.raises(ValueError, match="jvp_mode must be 'auto', 'double_vjp' or 'forward', got 'fwd'"):
+        jacobian_products(model, x, T, jvp_mode="fwd")
