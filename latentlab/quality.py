@@ -6,7 +6,7 @@
   per-pixel MSE (a sample that is a clean face re-renders almost exactly);
 - Frechet distance in the probe's feature space (Heusel et al. 2017's FID, with the probe in place
   of Inception), with the distance between two independent sets of renders as its floor;
-- DDIM inversion round trip: PSNR of `ddim_sample(ddim_invert(x0))` against x0.
+- DDIM inversion round trip: PSNR of `ddim_sample(ddim_invert(x0), clip=False)` against x0.
 """
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def model_quality(
     fs, fr, ff = probe.features(samples), probe.features(renders), probe.features(floor)
     x0, _ = render_faces(n_invert, seed=seed + 3, size=model.sample_shape[-1])
     x_inv = torch.cat([ddim_invert(model, x0[i : i + batch], steps, progress=False) for i in range(0, n_invert, batch)])
-    recon = torch.cat([ddim_sample(model, x_inv[i : i + batch], steps, progress=False) for i in range(0, n_invert, batch)])
+    recon = torch.cat([ddim_sample(model, x_inv[i : i + batch], steps, clip=False, progress=False)
+                       for i in range(0, n_invert, batch)])
     return {
         "ks": ks,
         "glasses_rate": (rate(ps), rate(pr)),

@@ -143,6 +143,25 @@ def test_invert_then_sample_converges_with_steps():
     assert errs[50] <= 0.5 and errs[200] <= 0.15
 
 
+@pytest.mark.parametrize("clip_sample", [False, True])
+def test_clip_overrides_the_scheduler_config(clip_sample):
+    """clip=False / True sample as diffusers' DDIMScheduler.step does with clip_sample False / True,
+    whatever the model's own config says (the oracle: diffusers' loop with the other config)."""
+    model = ll.tiny_model(sample_size=16)
+    model.scheduler = DDIMScheduler(clip_sample=not clip_sample)
+    x_T = torch.randn(2, 3, 16, 16, generator=gen(5)) * 3  # large, so that clipping bites
+    ours = ll.ddim_sample(model, x_T, steps=6, clip=clip_sample, progress=False)
+    ref = DDIMScheduler(clip_sample=clip_sample)
+    ref.set_timesteps(6)
+    x = x_T
+    with torch.no_grad():
+        for t in ref.timesteps:
+            x = ref.step(model.unet(x, t).sample, t, x).prev_sample
+    torch.testing.assert_close(ours, x, rtol=0, atol=1e-5)
+    other = ll.ddim_sample(model, x_T, steps=6, progress=False)  # the model's own config
+    assert (other - ours).abs().max() > 1e-3
+
+
 def test_sample_is_deterministic(model):
     x_T = torch.randn(2, 3, 16, 16, generator=gen(0))
     a = ll.ddim_sample(model, x_T, steps=4, eta=0.5, generator=gen(1), progress=False)
@@ -163,6 +182,7 @@ def test_sample_is_deterministic(model):
         (dict(dh=torch.zeros(3, 3)), ValueError, "dh must have the shape of h"),
         (dict(t_edit=-1), ValueError, "t_edit must be"),
         (dict(x_T=[1.0]), TypeError, "x_T must be a torch.Tensor"),
+        (dict(clip="no"), ValueError, r"clip must be None \(the scheduler's config\), True or False, got 'no'"),
     ],
 )
 def test_sampler_bad_input(model, kwargs, error, match):
