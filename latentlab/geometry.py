@@ -386,7 +386,7 @@ def jacobian_products(
     both take one vector and may be called under ``torch.func.vmap``.
     ``jvp_mode="auto"`` (default) picks double_vjp for samples of at most 64 x 64 pixels and forward
     mode above: measured on 2 CPU cores (``benchmarks/jacobian_svd.py``), double_vjp makes the 32 px
-    products 2-3x faster, but at 256 px (google/ddpm-ema-celebahq-256) it is 1.6x slower than
+    products 2-3x faster, but at 256 px (google/ddpm-ema-celebahq-256) it is 2x slower than
     forward mode and its recorded backward graph triples the peak memory (7.4 against 2.3 GiB).
 
     Args:

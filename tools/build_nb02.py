@@ -70,19 +70,23 @@ show_rows({
 md("""## 4. Inversion
 
 Run DDIM backwards (`eta = 0`, forward in t) and a real image becomes an $x_T$ that regenerates it:
-`ddim_sample(model, ddim_invert(model, x0, s), s)` gives back `x0` up to the discretisation error.
-This is how the editing notebooks edit *given* faces, not only samples. Peak signal-to-noise ratio
-of the round trip on six rendered faces (higher is better; at 30 dB or more a reconstruction is
-hard to tell apart by eye, which is the goal). A round trip is only as good as the model: where the
-check below prints `False`, the bundled model (still training) does not yet bear the claim out."""),
+`ddim_sample(model, ddim_invert(model, x0, s), s, clip=False)` gives back `x0` up to the
+discretisation error. Note `clip=False`: the bundled scheduler clips $P_t$ to $[-1, 1]$ when it
+samples from noise (diffusers' default), but along an inverted trajectory $P_t$ leaves that range
+at large t, and clipping it on the way back regenerates a different face. This is how the editing
+notebooks edit *given* faces, not only samples."""),
 code("""faces, _ = ll.render_faces(6, seed=11)
 x_inv = ll.ddim_invert(model, faces, steps=50, progress=False)
-recon = ll.ddim_sample(model, x_inv, steps=50, progress=False)
-show_rows({"face": faces, "x_T": x_inv.clamp(-2.5, 2.5) / 2.5, "rebuilt": recon});"""),
+recon = ll.ddim_sample(model, x_inv, steps=50, clip=False, progress=False)
+clipped = ll.ddim_sample(model, x_inv, steps=50, progress=False)
+show_rows({"face": faces, "x_T": x_inv.clamp(-2.5, 2.5) / 2.5, "rebuilt": recon, "rebuilt, P_t clipped": clipped});"""),
+md("""Peak signal-to-noise ratio of the round trip (higher is better; at 30 dB or more a
+reconstruction is hard to tell apart by eye, which is the goal), and the same with clipping:"""),
 code("""# NBVAL_CHECK_OUTPUT
 from latentlab.quality import psnr
 median_psnr = psnr(recon, faces).median().item()
-print(f"median PSNR of the round trip: {median_psnr:.0f} dB; >= 30 dB (hard to tell apart): {median_psnr >= 30}")"""),
+print(f"median PSNR of the round trip: {median_psnr:.0f} dB; >= 30 dB (hard to tell apart): {median_psnr >= 30}")
+print(f"with P_t clipped on the way back: {psnr(clipped, faces).median().item():.0f} dB")"""),
 md("""## 5. How good is the model?
 
 The faces world lets us measure quality against ground truth, with the attribute probe
@@ -97,13 +101,18 @@ on fresh renders) as the instrument:
   of renders.
 
 Here on 64 samples with 20 steps so the notebook stays fast; `benchmarks/model_quality.py` runs the
-same code on 1,000 DDIM-50 samples (its figures are in the README)."""),
+same code on 1,000 DDIM-50 samples (its figures are in the README). At 64 samples the 0.1 goal
+cannot be checked: two sets of 64 drawn from the *same* distribution are further apart than 0.1
+most of the time. What 64 samples can check is the weaker claim that no attribute's distribution
+differs *detectably*: each KS distance below the 5 % critical value of the two-sample test,
+$1.36\sqrt{2/64} = 0.24$."""),
 code("""probe = ll.load_probe()
 from latentlab.quality import model_quality
 q = model_quality(model, probe, n=64, steps=20, n_invert=8, progress=False)"""),
 code("""# NBVAL_CHECK_OUTPUT
-ks_ok = {k: v <= 0.1 for k, v in q["ks"].items()}
-print("KS <= 0.1 for", sum(ks_ok.values()), "of", len(ks_ok), "attributes; failing:", [k for k, ok in ks_ok.items() if not ok])
+critical = 1.36 * (2 / 64) ** 0.5
+ks_ok = {k: v <= critical for k, v in q["ks"].items()}
+print(f"KS below the 5% critical value {critical:.2f} for", sum(ks_ok.values()), "of", len(ks_ok), "attributes; above:", [k for k, ok in ks_ok.items() if not ok])
 ms, mr = q["rerender_mse"]
 print(f"re-render MSE ratio (samples / renders) <= 2: {ms / mr <= 2}")"""),
 code("""for k, v in q["ks"].items():
@@ -111,9 +120,14 @@ code("""for k, v in q["ks"].items():
 print(f"glasses rate: samples {q['glasses_rate'][0]:.2f}, renders {q['glasses_rate'][1]:.2f}")
 print(f"re-render MSE: samples {ms:.4f}, renders {mr:.4f}")
 print(f"Frechet distance: {q['frechet'][0]:.3f} (floor {q['frechet'][1]:.3f})")"""),
-md("""The honest reading of these numbers is in the README's model section: where a figure misses
-its goal, the bundled model is still training (it is trained on a 2-core CPU, a few thousand steps
-per session) and the next release of the weights will move it."""),
+md("""Here the weaker claim fails for one attribute: the face's horizontal position `pos_x` (KS
+above 0.24, with 20 sampling steps). On 64 samples the KS distances move by several hundredths from
+run to run, and on 1,000 DDIM-50 samples pos_x is among the best-matched attributes (KS 0.05). On 1,000 DDIM-50 samples (`benchmarks/model_quality.py`, in the README) the bundled model meets the KS
+goal for 8 of 10 attributes; the two it misses, eye size (0.12) and mouth opening (0.14), are the
+smallest details of a face, a pixel or two at 32 px. Its re-render MSE is 2.8x that of renders
+(goal: 2x; with the 20 steps used here it is further off) and its Frechet distance 1.4x the floor: close to the faces world, not yet
+indistinguishable from it. Later notebooks check every edit with the probe, so they rely on the
+attributes the model does reproduce."""),
 ]
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
