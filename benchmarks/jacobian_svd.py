@@ -12,6 +12,7 @@ A last row measures memory: `pullback` (k = 3) on the architecture of google/ddp
     PYTHONPATH=. .venv/bin/python benchmarks/jacobian_svd.py --model bundled   # the faces model
     PYTHONPATH=. .venv/bin/python benchmarks/jacobian_svd.py --model DIR       # any diffusers folder
     PYTHONPATH=. .venv/bin/python benchmarks/jacobian_svd.py --memory-iters 0  # to convergence (~1 min per iteration)
+    PYTHONPATH=. .venv/bin/python benchmarks/jacobian_svd.py --jvp-mode forward  # J v by torch.func.jvp
 """
 
 from __future__ import annotations
@@ -111,10 +112,11 @@ def timed(fn, repeats: int):
     return statistics.median(times), out
 
 
-def compare(model: ll.Model, name: str, ks: list[int], t: int, repeats: int, ref_repeats: int) -> None:
+def compare(model: ll.Model, name: str, ks: list[int], t: int, repeats: int, ref_repeats: int,
+            jvp_mode: str = "auto") -> None:
     x = noised_face(model, t)
     print(f"\nmodel: {name}, x: {tuple(model.sample_shape)}, h: {tuple(model.h_shape)}, t = {t}, "
-          f"median of {repeats} runs (references: {ref_repeats})")
+          f"median of {repeats} runs (references: {ref_repeats}), ours with jvp_mode={jvp_mode!r}")
     header = (f"{'map':<14}{'k':>3}  {'method':<28}{'time s':>8}{'products':>10}{'S rel err':>11}"
               f"{'angle rad':>11}{'speedup':>9}")
     print(header)
@@ -125,8 +127,8 @@ def compare(model: ll.Model, name: str, ks: list[int], t: int, repeats: int, ref
         label = "dh/dx_t" if which == "pullback" else "d eps/dh"
         for k in ks:
             gap = (true.S[k - 1] / true.S[k]).item()
-            ours(model, x, t, k)  # warm-up (first-call costs of torch.func and the hooks)
-            t_ours, (svd, info) = timed(lambda: ours(model, x, t, k, return_info=True), repeats)
+            ours(model, x, t, k, jvp_mode=jvp_mode)  # warm-up (first-call costs of torch.func and the hooks)
+            t_ours, (svd, info) = timed(lambda: ours(model, x, t, k, return_info=True, jvp_mode=jvp_mode), repeats)
             t_ref, (svd_ref, info_ref) = timed(lambda: ref(model, x, t, k), ref_repeats)
             for method, secs, s, inf in [(f"latentlab {ours.__name__}", t_ours, svd, info),
                                          (ref_name, t_ref, svd_ref, info_ref)]:
@@ -138,7 +140,7 @@ def compare(model: ll.Model, name: str, ks: list[int], t: int, repeats: int, ref
             print(f"{'':<17}(s_k / s_k+1 = {gap:.3f})")
 
 
-def memory_child(iters: int, t: int) -> None:
+def memory_child(iters: int, t: int, jvp_mode: str = "auto") -> None:
     """Run in a fresh process: pullback k=3 on the CelebA-HQ 256 architecture; print a JSON line."""
     from diffusers import DDIMScheduler, UNet2DModel
 
@@ -154,7 +156,7 @@ def memory_child(iters: int, t: int) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "not converged" is expected with max_iters
-        svd, info = pullback(model, x, t, k=3, **options)
+        svd, info = pullback(model, x, t, k=3, jvp_mode=jvp_mode, **options)
     secs = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     params = sum(p.numel() for p in unet.parameters())
@@ -162,10 +164,12 @@ def memory_child(iters: int, t: int) -> None:
                       "h_shape": list(model.h_shape), "S": svd.S.tolist(), **info}))
 
 
-def memory_row(iters: int, t: int, threads: int) -> None:
+def memory_row(iters: int, t: int, threads: int, jvp_mode: str = "auto") -> None:
     what = "to convergence" if iters == 0 else f"{iters} iteration(s) (max_iters={iters})"
-    print(f"\nmemory: pullback k=3, google/ddpm-ema-celebahq-256 architecture, random weights, 256 px, {what}")
-    cmd = [sys.executable, __file__, "--memory-child", str(iters), "--t", str(t), "--threads", str(threads)]
+    print(f"\nmemory: pullback k=3, google/ddpm-ema-celebahq-256 architecture, random weights, 256 px, {what}, "
+          f"jvp_mode={jvp_mode!r}")
+    cmd = [sys.executable, __file__, "--memory-child", str(iters), "--t", str(t), "--threads", str(threads),
+           "--jvp-mode", jvp_mode]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         print("  failed:", done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode)
@@ -189,16 +193,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable timings on a shared CPU)")
     parser.add_argument("--memory-iters", type=int, default=1,
                         help="iterations for the 256 px memory row; 0 = to convergence, -1 = skip the row")
+    parser.add_argument("--jvp-mode", default="auto", choices=["auto", "double_vjp", "forward"],
+                        help="how our products compute J v (latentlab.geometry.jacobian_products)")
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_child is not None:
-        return memory_child(args.memory_child, args.t)
+        return memory_child(args.memory_child, args.t, args.jvp_mode)
 
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}")
     if args.model == "tiny":
         compare(ll.tiny_model(sample_size=32, levels=3), "tiny_model(sample_size=32, levels=3), random weights",
-                args.k, args.t, args.repeats, args.ref_repeats or args.repeats)
+                args.k, args.t, args.repeats, args.ref_repeats or args.repeats, args.jvp_mode)
     else:
         source = None if args.model == "bundled" else args.model
         try:
@@ -207,9 +213,9 @@ def main() -> None:
             print(f"\nskipping --model {args.model}: {e}")
         else:
             name = "bundled faces model" if source is None else source
-            compare(model, name, args.k, args.t, args.repeats, args.ref_repeats or args.repeats)
+            compare(model, name, args.k, args.t, args.repeats, args.ref_repeats or args.repeats, args.jvp_mode)
     if args.memory_iters >= 0:
-        memory_row(args.memory_iters, args.t, args.threads)
+        memory_row(args.memory_iters, args.t, args.threads, args.jvp_mode)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def _clip(model: Model, x0: Tensor, clip: bool | None = None) -> Tensor:
     if clip is False:
         return x0
     if clip is True and not (c.thresholding or c.clip_sample):
-        return x0.clamp(-1.0, 1.0)
+        return x0.clamp(-c.clip_sample_range, c.clip_sample_range)
     if c.thresholding:
         return model.scheduler._threshold_sample(x0)
     if c.clip_sample:
@@ -158,8 +158,9 @@ def ddim_sample(
         asymmetric: edited eps in P_t only (True) or in both P_t and D_t (False).
         t_start: start part-way: `x_T` is then the state at this timestep of the `steps` grid
             (e.g. an x_t edited at one step, as in Park et al.) and only the steps from it down run.
-        clip: clip P_t as the scheduler's config says (None, the default), always (True) or never
-            (False). Use False to regenerate an x_T from `ddim_invert`: the inversion's P_t lies
+        clip: clip P_t as the scheduler's config says (None, the default), always (True: as the
+            scheduler would with clip_sample=True, or its dynamic thresholding if configured) or
+            never (False). Use False to regenerate an x_T from `ddim_invert`: the inversion's P_t lies
             far outside [-1, 1] at large t, and clipping it breaks the round trip.
         return_trajectory: also return `[x_T, ..., x_0]` (steps + 1 tensors).
         callback: called once per step with `{"x", "i", "t", "P_t", "eps", "h"}`.

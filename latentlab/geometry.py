@@ -17,8 +17,9 @@ References
   diffusion models", arXiv:2303.11073: the SVD of J = d eps/dh, by deflated power iteration.
 
 The U-Net's two Jacobians (`pullback`, `eps_jacobian`) are `topk_svd` fed with products from
-`jacobian_products`: J v by forward mode (``torch.func.jvp``), J^T u by reverse mode
-(``torch.func.vjp``, one stored forward pass reused for every u), both batched with vmap.
+`jacobian_products`: J^T u by reverse mode through one recorded forward pass, J v either by reverse
+over reverse (the transpose of that vjp; the default up to 64 x 64 pixels) or by forward mode
+(``torch.func.jvp``), each block of products run as one batch.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class SVD(NamedTuple):
 
 
 class _Products:
-    """Batched (vmapped) calls of a jvp or vjp on rows, with shape/finiteness checks and a count."""
+    """Batched calls of a jvp or vjp on rows (vmapped, or natively for ``takes_batches`` maps, in
+    chunks of chunk_size), with shape/finiteness checks and a count."""
 
     def __init__(self, fn: LinearMap, name: str, in_shape: torch.Size, in_dtype: torch.dtype,
                  out_shape: torch.Size | None, vectorize: bool, chunk_size: int | None) -> None:
@@ -58,7 +60,8 @@ class _Products:
         self.out_shape = out_shape  # None: fixed by the first call, checked afterwards
         self.expected = "in_shape" if out_shape is not None else "its first output's shape"
         if getattr(fn, "takes_batches", False):  # e.g. jacobian_products': one U-Net batch, no vmap
-            self.batched = fn
+            size = chunk_size if vectorize else 1
+            self.batched = fn if size is None else (lambda x: torch.cat([fn(c) for c in x.split(size)]))
         else:
             self.batched = torch.func.vmap(fn, chunk_size=chunk_size) if vectorize else None
         self.count = 0
@@ -222,7 +225,9 @@ def topk_svd(
 
     Args:
         jvp: v -> J v, one tensor of ``in_shape`` to one tensor of the output shape; vmappable.
-        vjp: u -> J^T u, output shape to ``in_shape``; vmappable.
+            A function with the attribute ``takes_batches = True`` is instead called on a whole
+            block ``(b, *in_shape)`` (as ``jacobian_products``' double-vjp products are).
+        vjp: u -> J^T u, output shape to ``in_shape``; vmappable (or ``takes_batches``).
         in_shape: the shape of one input vector.
         k: how many singular triplets, 1 <= k <= min(in_numel, out_numel).
         oversample: extra vectors per block. The default, block size k as in Musco & Musco, took
@@ -236,7 +241,7 @@ def topk_svd(
             on the cpu); use torch.float64 for a float64 map. The work is done in the wider of
             dtype and the jvp's output dtype.
         vectorize: batch the products with vmap; False calls jvp/vjp once per vector.
-        chunk_size: passed to vmap to bound memory.
+        chunk_size: at most this many vectors per call (vmap's chunk_size), to bound memory.
         progress: show a progress bar.
         return_info: also return a dict with iterations, jvps, vjps, products, residual
             (max top-k residual / s_1), converged (tol met, or the basis filled R^in_numel),
@@ -379,9 +384,10 @@ def jacobian_products(
     the point is repeated b times (the samples of a batch never interact in a U-Net), one forward
     pass is recorded per batch size and reused, J^T U is one backward pass through it, and J V is
     the transpose of that linear map, one more backward pass through the recorded backward graph
-    (reverse over reverse). On the CPU this is several times faster than forward mode, whose
-    GroupNorm and attention rules cost about five reverse passes. Both products then accept one
-    vector or a batch ``(b, *shape)`` (``topk_svd`` uses the batch; they cannot be vmapped).
+    (reverse over reverse). On the CPU this is 2-3x faster than forward mode, whose GroupNorm and
+    attention rules cost about five reverse passes. Both products then accept one vector or a
+    batch ``(b, *shape)`` (``topk_svd`` passes the batch); they cannot be vmapped and need autograd
+    (not under ``torch.inference_mode``, where "auto" picks forward mode).
     ``jvp_mode="forward"``: J v by ``torch.func.jvp`` (forward mode), J^T u by ``torch.func.vjp``;
     both take one vector and may be called under ``torch.func.vmap``.
     ``jvp_mode="auto"`` (default) picks double_vjp for samples of at most 64 x 64 pixels and forward
@@ -418,22 +424,31 @@ def jacobian_products(
     if jvp_mode not in ("auto", "double_vjp", "forward"):
         raise ValueError(f"jvp_mode must be 'auto', 'double_vjp' or 'forward', got {jvp_mode!r}")
     if jvp_mode == "auto":
-        jvp_mode = "double_vjp" if math.prod(model.sample_shape[1:]) <= 64 * 64 else "forward"
+        small = math.prod(model.sample_shape[1:]) <= 64 * 64
+        jvp_mode = "double_vjp" if small and not torch.is_inference_mode_enabled() else "forward"
     if jvp_mode == "forward":
         return (*_forward_products(model, f, point), point.shape)
     graphs = _RepeatedGraph(model, f, point)
-    out_ndim = len(model.h_shape) if which == "pullback" else len(model.sample_shape)
+    out_shape = torch.Size(model.h_shape if which == "pullback" else model.sample_shape)
+
+    def as_batch(v: Tensor, shape: torch.Size, name: str) -> tuple[Tensor, bool]:
+        if torch._C._functorch.is_batchedtensor(v):
+            raise ValueError(f"the double-vjp {name} takes a batch (b, *shape) itself and cannot be "
+                             "vmapped; pass the batch, or use jvp_mode='forward'")
+        if not isinstance(v, Tensor) or (v.shape != shape and v.shape[1:] != shape):
+            got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+            raise ValueError(f"{name} takes a tensor of shape {tuple(shape)} or a batch (b, *{tuple(shape)}), "
+                             f"got {got}")
+        return (v[None], True) if v.shape == shape else (v, False)
 
     def jvp(v: Tensor) -> Tensor:
-        one = v.shape == point.shape
-        V = v[None] if one else v
+        V, one = as_batch(v, point.shape, "jvp")
         X, Y, Uz, G = graphs.get(len(V), transpose=True)
         out = torch.autograd.grad(G, Uz, V.to(Uz.dtype), retain_graph=True)[0]
         return out[0] if one else out
 
     def vjp(u: Tensor) -> Tensor:
-        one = u.ndim == out_ndim
-        U = u[None] if one else u
+        U, one = as_batch(u, out_shape, "vjp")
         X, Y, _, _ = graphs.get(len(U), transpose=False)
         out = torch.autograd.grad(Y, X, U.to(Y.dtype), retain_graph=True)[0]
         return out[0] if one else out
@@ -444,14 +459,18 @@ def jacobian_products(
 
 class _RepeatedGraph:
     """The recorded pass Y = f(X) at X = the point repeated b times, and its backward graph
-    G = J^T Uz (linear in Uz); one per batch size, the latest size kept."""
+    G = J^T Uz (linear in Uz), for the latest batch size b (a new size replaces it)."""
 
     def __init__(self, model: Model, f: Callable[[Tensor], Tensor], point: Tensor) -> None:
         self.model, self.f, self.point = model, f, point
         self.b, self.graph = None, None
 
     def get(self, b: int, transpose: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        if torch.is_inference_mode_enabled():
+            raise RuntimeError("jvp_mode='double_vjp' needs autograd, which torch.inference_mode turns "
+                               "off; call outside inference_mode, or use jvp_mode='forward'")
         if b != self.b:
+            self.b, self.graph = None, None  # free the old graph before recording the new one
             with torch.enable_grad(), forward_ad(self.model):  # MATH attention has a double backward
                 X = self.point.detach().expand(b, *self.point.shape).clone().requires_grad_(True)
                 self.graph, self.b = (X, self.f(X), None, None), b

@@ -136,17 +136,20 @@ def _batches(cfg: TrainConfig, start: int, n_alphas: int, workers: int = 4):
 
     def make(step: int):
         x0, _ = render_faces(cfg.batch, seed=cfg.seed * 10_000_000 + step, size=cfg.size)
-        g = torch.Generator().manual_seed(step)
+        g = torch.Generator().manual_seed(cfg.seed * 10_000_000 + step)
         t = torch.randint(0, n_alphas, (cfg.batch,), generator=g)
         return x0, t, torch.randn(x0.shape, generator=g)
 
-    with ThreadPoolExecutor(workers) as pool:
+    pool = ThreadPoolExecutor(workers)
+    try:
         ahead = [pool.submit(make, s) for s in range(start, min(start + 2 * workers, cfg.steps))]
         for step in range(start, cfg.steps):
             batch = ahead.pop(0).result()
             if step + 2 * workers < cfg.steps:
                 ahead.append(pool.submit(make, step + 2 * workers))
             yield batch
+    finally:  # a run that stops early (--minutes) does not wait for the batches rendered ahead
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> UNet2DModel:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from latentlab.geometry import dense_jacobian, eps_jacobian, jacobian_products, pullback
+from latentlab.geometry import dense_jacobian, eps_jacobian, jacobian_products, pullback, topk_svd
 
 T = 600
 
@@ -196,3 +196,38 @@ def test_bad_input_raises() -> None:
         jacobian_products(model, x, T, which="h")
     with pytest.raises(ValueError, match="jvp_mode must be 'auto', 'double_vjp' or 'forward', got 'fwd'"):
         jacobian_products(model, x, T, jvp_mode="fwd")
+
+
+def test_double_vjp_products_check_their_input() -> None:
+    """A flat or wrong-shaped vector is refused before any U-Net pass; vmap and inference_mode give
+    clear errors; "auto" falls back to forward mode under inference_mode and above 64 x 64 pixels."""
+    model = tiny(False, torch.float32)
+    x = sample(model)
+    jvp, vjp, in_shape = jacobian_products(model, x, T, jvp_mode="double_vjp")
+    with pytest.raises(ValueError, match=r"jvp takes a tensor of shape \(3, 8, 8\) or a batch .* got \(192,\)"):
+        jvp(torch.zeros(192))
+    with pytest.raises(ValueError, match=r"vjp takes a tensor of shape \(16, 4, 4\) or a batch .* got \(2, 3, 8, 8\)"):
+        vjp(torch.zeros(2, 3, 8, 8))
+    with pytest.raises(ValueError, match="cannot be vmapped"):
+        torch.func.vmap(jvp)(torch.zeros(2, *in_shape))
+    with torch.inference_mode():
+        with pytest.raises(RuntimeError, match="needs autograd"):
+            jvp(torch.zeros(in_shape))
+        auto = pullback(model, x, T, k=2)  # auto: forward mode here
+    torch.testing.assert_close(auto.S, pullback(model, x, T, k=2).S, rtol=1e-4, atol=0)
+    assert getattr(jacobian_products(model, x, T)[0], "takes_batches", False)  # 8 px: double vjp
+    big = ll.tiny_model(sample_size=128)
+    jvp_big, _, _ = jacobian_products(big, torch.zeros(3, 128, 128), T)
+    assert not getattr(jvp_big, "takes_batches", False)  # 128 px: forward mode
+
+
+def test_chunk_size_bounds_the_batch() -> None:
+    model = tiny(False, torch.float32)
+    x = sample(model, seed=2)
+    sizes = []
+    jvp, vjp, in_shape = jacobian_products(model, x, T)
+    counted = lambda v: (sizes.append(len(v)), jvp(v))[1]  # noqa: E731
+    counted.takes_batches = True
+    svd = topk_svd(counted, vjp, in_shape, k=3, chunk_size=2)
+    assert max(sizes) == 2
+    torch.testing.assert_close(svd.S, pullback(model, x, T).S, rtol=1e-4, atol=0)

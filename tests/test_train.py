@@ -12,6 +12,8 @@ def test_resumed_run_equals_straight_run(tmp_path) -> None:
     straight = train(TrainConfig(out=str(tmp_path / "a"), steps=6, **cfg), progress=False)
     train(TrainConfig(out=str(tmp_path / "b"), steps=4, **cfg), progress=False)  # stops, checkpoints
     resumed = train(TrainConfig(out=str(tmp_path / "b"), steps=6, **cfg), progress=False)
+    logged = [int(line.split()[0]) for line in (tmp_path / "b" / "log.txt").read_text().splitlines()]
+    assert logged == [4, 6]  # the second call resumed at step 4 (a restart from 0 would also end at 6)
     for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(q, p, rtol=0, atol=0, msg=name)
     pipe = DDIMPipeline.from_pretrained(tmp_path / "b" / "pipeline")  # the EMA, loadable by diffusers

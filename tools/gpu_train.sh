@@ -8,7 +8,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 python3 -c "import torch, diffusers; print(torch.__version__, diffusers.__version__, torch.cuda.get_device_name())"
 (while sleep 20; do [ -f /tmp/run/pipeline/model_index.json ] && cp -r /tmp/run/pipeline /tmp/run/log.txt $OUT/; done) &
-timeout $(( ${minutes%.*} * 60 + 60 )) python3 -m latentlab.train --out /tmp/run --unet faces4 --batch 256 \
+timeout "$(python3 -c "import sys; print(int(float(sys.argv[1]) * 60) + 120)" "$minutes")" python3 -m latentlab.train --out /tmp/run --unet faces4 --batch 256 \
   --steps 1000000 --init data/faces32 --device cuda --minutes "$minutes" --ckpt-minutes 1 \
   --sample-every 1000000 "$@" > $OUT/train.log 2>&1
 echo "train exit $?"
