@@ -86,7 +86,8 @@ code("""# NBVAL_CHECK_OUTPUT
 from latentlab.quality import psnr
 median_psnr = psnr(recon, faces).median().item()
 print(f"median PSNR of the round trip: {median_psnr:.0f} dB; >= 30 dB (hard to tell apart): {median_psnr >= 30}")
-print(f"with P_t clipped on the way back: {psnr(clipped, faces).median().item():.0f} dB")"""),
+clipped_psnr = psnr(clipped, faces).median().item()
+print(f"with P_t clipped on the way back: {clipped_psnr:.0f} dB; at least 10 dB worse: {median_psnr - clipped_psnr >= 10}")"""),
 md("""## 5. How good is the model?
 
 The faces world lets us measure quality against ground truth, with the attribute probe
