@@ -382,7 +382,7 @@ def jacobian_products(
 
     ``jvp_mode="double_vjp"`` runs a batch of b products as one batch of the U-Net itself:
     the point is repeated b times (the samples of a batch never interact in a U-Net), one forward
-    pass is recorded per batch size and reused, J^T U is one backward pass through it, and J V is
+    pass is recorded and reused while b stays the same, J^T U is one backward pass through it, and J V is
     the transpose of that linear map, one more backward pass through the recorded backward graph
     (reverse over reverse). On the CPU this is 2-3x faster than forward mode, whose GroupNorm and
     attention rules cost about five reverse passes. Both products then accept one vector or a
@@ -432,7 +432,7 @@ def jacobian_products(
     out_shape = torch.Size(model.h_shape if which == "pullback" else model.sample_shape)
 
     def as_batch(v: Tensor, shape: torch.Size, name: str) -> tuple[Tensor, bool]:
-        if torch._C._functorch.is_batchedtensor(v):
+        if isinstance(v, Tensor) and torch._C._functorch.is_batchedtensor(v):
             raise ValueError(f"the double-vjp {name} takes a batch (b, *shape) itself and cannot be "
                              "vmapped; pass the batch, or use jvp_mode='forward'")
         if not isinstance(v, Tensor) or (v.shape != shape and v.shape[1:] != shape):

@@ -156,15 +156,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> UNet2DModel:
     """Train (or resume) the faces diffusion model; returns the EMA U-Net."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device(cfg.device)
+    try:
+        device = torch.device(cfg.device)
+    except RuntimeError:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {cfg.device!r}") from None
+    if cfg.minutes < 0:
+        raise ValueError(f"minutes must be >= 0 (0: no time limit), got {cfg.minutes!r}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    unet, ema = build_unet(cfg.unet), build_unet(cfg.unet)
+    unet, ema = build_unet(cfg.unet).to(device), build_unet(cfg.unet).to(device)
     ema.load_state_dict(unet.state_dict())
     ema.requires_grad_(False)
-    if (out / "state" / "state.json").exists():
-        opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
+    if (out / "state" / "state.json").exists():  # load_state_dict moves the loaded tensors to the device
         step = _load_state(out / "state", unet, ema, opt)
     else:
         step = 0
@@ -172,15 +177,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> UNet2DModel:
             weights = load_file(Path(cfg.init) / "unet" / "diffusion_pytorch_model.safetensors")
             unet.load_state_dict(weights)
             ema.load_state_dict(weights)
-    unet.to(device), ema.to(device)
-    fresh = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
-    if step:  # move the loaded moments onto the device through a state-dict round trip
-        fresh.load_state_dict(opt.state_dict())
-    opt = fresh
     alphas = DDIMScheduler().alphas_cumprod.to(device)
     t0 = last_ckpt = time.time()
     bar = tqdm(range(step, cfg.steps), initial=step, total=cfg.steps, disable=not progress)
-    done = step
     for step, (x0, t, noise) in zip(bar, _batches(cfg, step, len(alphas))):
         x0, t, noise = x0.to(device), t.to(device), noise.to(device)
         a = alphas[t].view(-1, 1, 1, 1)

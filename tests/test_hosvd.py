@@ -91,6 +91,8 @@ def test_jacobian_tensor_accepts_a_batch_of_one_and_rejects_more(small):
     torch.testing.assert_close(jacobian_tensor(model, x[None], T), J)
     with pytest.raises(ValueError, match="x_t must be one sample"):
         jacobian_tensor(model, torch.stack([x, x]), T)
+    with pytest.raises(ValueError, match="chunk_size must be None or a positive integer, got 0"):
+        jacobian_tensor(model, x, T, chunk_size=0)
     with pytest.raises(ValueError, match="t must lie in"):
         jacobian_tensor(model, x, 1000)
 

@@ -1,5 +1,6 @@
 """The training command: a resumed run is the same run, and its output folder is a diffusers pipeline."""
 
+import pytest
 import torch
 from diffusers import DDIMPipeline
 
@@ -28,3 +29,14 @@ def test_wall_clock_limit_stops_and_saves(tmp_path) -> None:
     train(cfg, progress=False)
     step = int((tmp_path / "log.txt").read_text().split()[0])
     assert 1 <= step < 10_000 and (tmp_path / "pipeline" / "model_index.json").exists()
+
+
+def test_bad_config_raises(tmp_path) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="device must be a torch device such as 'cpu' or 'cuda', got 'gpu0'"):
+        train(TrainConfig(out=str(tmp_path), unet="tiny", device="gpu0"), progress=False)
+    with pytest.raises(ValueError, match=r"minutes must be >= 0 \(0: no time limit\), got -1"):
+        train(TrainConfig(out=str(tmp_path), unet="tiny", minutes=-1), progress=False)
+    with pytest.raises(ValueError, match="unet preset must be one of"):
+        train(TrainConfig(out=str(tmp_path), unet="huge"), progress=False)
