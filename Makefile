@@ -19,3 +19,14 @@ lab: install
 
 test: install
 	$(PY) -m pytest
+
+# Notebook sources are jupytext percent scripts: edit notebooks/NN_name.py, then
+# `make notebooks NB=NN_name.py` (or plain `make notebooks` for all) syncs and executes the .ipynb.
+NB ?= $(notdir $(wildcard notebooks/[0-9][0-9]_*.py))
+.PHONY: notebooks
+notebooks: install
+	cd notebooks && for nb in $(NB); do \
+	  ../$(VENV)/bin/jupytext --quiet --sync $$nb && \
+	  ../$(VENV)/bin/jupyter nbconvert --log-level WARN --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=600 $${nb%.py}.ipynb || exit 1; \
+	done

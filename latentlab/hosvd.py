@@ -6,8 +6,8 @@ talk asked whether a higher-order SVD, which keeps one factor matrix per mode (h
 h-column, colour, row, column), says more. Here: the tensor (`jacobian_tensor`), its HOSVD/HOOI
 (`hosvd`, via tensorly), the energy both models capture at equal parameter budgets
 (`energy_table`), the per-mode spectra, rank-1 image directions built from the input-mode
-factors (`rank1_directions`), and the probe's reading of edits along any direction
-(`edit_attributes`, which continues DDIM from the edited x_t with `ddim_sample(..., t_start=t)`).
+factors (`rank1_directions`). Edits along these directions are measured by
+`latentlab.metrics.edit_attributes`.
 
 References
 - De Lathauwer, De Moor & Vandewalle (2000), "A multilinear singular value decomposition",
@@ -28,15 +28,13 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .ddim import ddim_sample
-from .faces import ATTRIBUTES
 from .geometry import jacobian_products
-from .model import Model, _check_x
+from .model import Model
 
 __all__ = [
     "jacobian_tensor", "hosvd", "tucker_to_tensor", "tucker_params", "svd_params", "tucker_energy",
     "flattened_energy", "hosvd_energies", "best_ranks", "energy_table", "mode_spectra",
-    "rank1_directions", "jacobian_gain", "edit_attributes",
+    "rank1_directions", "jacobian_gain",
 ]
 
 
@@ -444,48 +442,3 @@ def jacobian_gain(J: Tensor, V: Tensor, *, in_modes: int = 3) -> Tensor:
     if tuple(V.shape[1:]) != tuple(in_shape):
         raise ValueError(f"V must have shape (k, {', '.join(map(str, in_shape))}), got {tuple(V.shape)}")
     return (J.reshape(-1, math.prod(in_shape)) @ V.reshape(len(V), -1).to(J.dtype).T).norm(dim=0)
-
-
-@torch.no_grad()
-@torch.no_grad()
-def edit_attributes(
-    model: Model, probe, x_t: Tensor, t: int, directions: Tensor, alphas: Sequence[float] = (-2.0, 2.0),
-    *, steps: int = 50,
-) -> dict:
-    """Edit x_t <- x_t + alpha v at one timestep (Park et al. 2023, first version) and read the result with the probe.
-
-    Every edited x_t, and the unedited one, is denoised by `ddim_sample(..., t_start=t)`; the probe reads the
-    attributes of each x_0, and the change against the unedited x_0 is given as a fraction of
-    the attribute's range (`ATTRIBUTES`).
-
-    Args:
-        model, probe: the diffusion model and the attribute probe (`load_probe`).
-        x_t: one sample `(C, H, W)` at timestep t; t: on the `steps` grid.
-        directions: `(k, C, H, W)`; alphas: step sizes (directions are used as given, not normalised).
-
-    Returns:
-        dict with `base` (the unedited x_0, `(C, H, W)`), `images` (`(k, len(alphas), C, H, W)`),
-        `delta` ({attribute: `(k, len(alphas))`}) and `effect` ({attribute: `(k,)`}: the slope
-        between the smallest and the largest alpha times max|alpha|, signed; for alphas (-a, a)
-        it is (delta(a) - delta(-a)) / 2).
-    """
-    xb, single = _check_x(model, x_t)
-    if not single and len(xb) != 1:
-        raise ValueError(f"x_t must be one sample, got shape {tuple(x_t.shape)}")
-    if not isinstance(directions, Tensor) or tuple(directions.shape[1:]) != model.sample_shape:
-        raise ValueError(f"directions must have shape (k, {', '.join(map(str, model.sample_shape))}), got "
-                         f"{tuple(directions.shape) if isinstance(directions, Tensor) else type(directions).__name__}")
-    alphas = torch.as_tensor(list(alphas), dtype=xb.dtype)
-    if alphas.dim() != 1 or len(alphas) < 2 or not torch.isfinite(alphas).all() or alphas.min() == alphas.max():
-        raise ValueError(f"alphas must be at least two distinct finite numbers, got {alphas.tolist()}")
-    k, a = len(directions), len(alphas)
-    edited = xb + alphas[None, :, None, None, None] * directions[:, None].to(xb)  # (k, a, C, H, W)
-    x0 = ddim_sample(model, torch.cat([xb, edited.flatten(0, 1)]), steps, t_start=int(t), progress=False)
-    readings = probe(x0)
-    lo, hi = alphas.argmin(), alphas.argmax()
-    delta, effect = {}, {}
-    for name, (low, high) in ATTRIBUTES.items():
-        d = ((readings[name][1:] - readings[name][0]) / (high - low)).reshape(k, a)
-        delta[name] = d
-        effect[name] = (d[:, hi] - d[:, lo]) / (alphas[hi] - alphas[lo]) * alphas.abs().max()
-    return {"base": x0[0], "images": x0[1:].reshape(k, a, *model.sample_shape), "delta": delta, "effect": effect}

@@ -11,10 +11,11 @@ import torch
 import latentlab as ll
 from latentlab.geometry import pullback
 from latentlab.hosvd import (
-    best_ranks, edit_attributes, energy_table, flattened_energy, hosvd, hosvd_energies,
+    best_ranks, energy_table, flattened_energy, hosvd, hosvd_energies,
     jacobian_gain, jacobian_tensor, mode_spectra, rank1_directions, svd_params, tucker_energy, tucker_params,
     tucker_to_tensor,
 )
+from latentlab.metrics import edit_attributes
 from latentlab.probe import Probe, ProbeConfig
 
 T = 600
@@ -226,12 +227,13 @@ def test_edit_attributes_reads_the_probe_on_the_edited_samples():
     assert out["images"].shape == (2, 2, *model.sample_shape) and out["base"].shape == model.sample_shape
     base = ll.ddim_sample(model, x, 10, t_start=T, progress=False)
     edited = ll.ddim_sample(model, x + 2.0 * V[0], 10, t_start=T, progress=False)
-    torch.testing.assert_close(out["base"], base)
-    torch.testing.assert_close(out["images"][0, 1], edited)
+    # batch 5 against batch 1: convolution kernels may round differently by batch size
+    torch.testing.assert_close(out["base"], base, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out["images"][0, 1], edited, atol=1e-4, rtol=1e-4)
     with torch.no_grad():
         pb, pe = probe(base[None]), probe(edited[None])
     for name, (lo, hi) in ll.ATTRIBUTES.items():
-        assert out["delta"][name][0, 1].item() == pytest.approx(((pe[name] - pb[name]) / (hi - lo)).item(), abs=1e-5)
+        assert out["delta"][name][0, 1].item() == pytest.approx(((pe[name] - pb[name]) / (hi - lo)).item(), abs=1e-4)
         assert out["delta"][name][1].abs().max() < 1e-6 and out["effect"][name][1].abs() < 1e-6
         d = out["delta"][name][0]
         assert out["effect"][name][0].item() == pytest.approx(((d[1] - d[0]) / 3 * 2).item(), abs=1e-6)
