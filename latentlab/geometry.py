@@ -1,7 +1,9 @@
 """Matrix-free top-k SVD of Jacobians, and dense Jacobians for checks.
 
 The geometry of a network f at a point is read from its Jacobian J: the right singular vectors V
-are the input directions that change the output most, U = J V / S where they go. J is never formed:
+are the input directions that change the output most, U = J V / S where they go. Equivalently, V
+and S^2 are the top eigenvectors and eigenvalues of G = J^T J, the output's Euclidean metric pulled
+back to the input (|J v|^2 = v^T G v; hence the name `pullback`). Neither J nor G is formed:
 `topk_svd` only asks for Jacobian-vector products (J v) and vector-Jacobian products (J^T u).
 
 References
@@ -213,6 +215,8 @@ def topk_svd(
 ) -> SVD | tuple[SVD, dict[str, Any]]:
     """Top-k SVD by randomized block Krylov iteration (Musco & Musco 2015; Halko et al. 2011).
 
+    The idea in one line: a block power (Krylov) iteration on G = J^T J, each G q costing one
+    J v and one J^T u, whose top eigenpairs within the Krylov span are the top (v_i, s_i^2).
     The input basis Q grows by one block of b = k + oversample vectors per iteration, so that
     span(Q) = span(Omega, J^T J Omega, (J^T J)^2 Omega, ...), kept orthonormal by Gram-Schmidt
     done twice (a QR). Each iteration costs b jvps and b vjps, batched with ``torch.func.vmap``.
@@ -515,6 +519,11 @@ def pullback(model: Model, x_t: Tensor, t: int | Tensor, k: int = 3, **options: 
 
     V[i] are Park et al.'s editing directions v_i in x-space (the unit tangent vectors at x_t that
     change h the most); U[i] = J V[i] / S[i] the directions u_i in h-space they map to.
+    The name: G = J^T J is the Euclidean metric of h pulled back to x-space, |J v|^2 = v^T G v;
+    V[i] are its top eigenvectors and S[i]**2 its eigenvalues (the Riemannian metric of Park et
+    al.'s title, degenerate on the kernel of J). The talk's "J_x^-1" is the pseudo-inverse
+    V S^-1 U^T on these k triplets (rows flattened: u -> V.T @ ((U @ u) / S)); it sends the part
+    of u outside span(U) to 0.
 
     Args:
         model: from ``load_model`` or ``tiny_model`` (conditional U-Nets use ``model.cond``).

@@ -6,8 +6,10 @@ talk asked whether a higher-order SVD, which keeps one factor matrix per mode (h
 h-column, colour, row, column), says more. Here: the tensor (`jacobian_tensor`), its HOSVD/HOOI
 (`hosvd`, via tensorly), the energy both models capture at equal parameter budgets
 (`energy_table`), the per-mode spectra, rank-1 image directions built from the input-mode
-factors (`rank1_directions`). Edits along these directions are measured by
-`latentlab.metrics.edit_attributes`.
+factors (`rank1_directions`), the shape of a factor's profile (`profile_shape`), where each h
+position reads the image (`sensitivity_maps`, `own_patch_share`) and random unit directions, plain
+or blurred, as a baseline for edits (`random_directions`). Edits along these directions are
+measured by `latentlab.metrics.edit_attributes`.
 
 References
 - De Lathauwer, De Moor & Vandewalle (2000), "A multilinear singular value decomposition",
@@ -18,6 +20,10 @@ References
 - Kolda & Bader (2009), "Tensor decompositions and applications", SIAM Review 51(3) (notation).
 - Park et al. (2023), "Understanding the latent space of diffusion models through the lens of
   Riemannian geometry", NeurIPS: the flattened SVD of J and the edit x_t + alpha v.
+- Minster, Saibaba & Kilmer (2020), "Randomized algorithms for low-rank tensor decompositions in
+  the Tucker format", SIMODS 2(1); Sun, Guo, Luo, Tropp & Udell (2020), "Low-rank Tucker
+  approximation of a tensor from streaming data", SIMODS 2(4): Tucker models from sketches
+  (products with random test matrices), without the dense tensor. Not implemented here.
 """
 from __future__ import annotations
 
@@ -34,7 +40,8 @@ from .model import Model
 __all__ = [
     "jacobian_tensor", "hosvd", "tucker_to_tensor", "tucker_params", "svd_params", "tucker_energy",
     "flattened_energy", "hosvd_energies", "best_ranks", "energy_table", "mode_spectra",
-    "rank1_directions", "jacobian_gain",
+    "rank1_directions", "jacobian_gain", "profile_shape", "sensitivity_maps", "own_patch_share",
+    "random_directions",
 ]
 
 
@@ -442,3 +449,126 @@ def jacobian_gain(J: Tensor, V: Tensor, *, in_modes: int = 3) -> Tensor:
     if tuple(V.shape[1:]) != tuple(in_shape):
         raise ValueError(f"V must have shape (k, {', '.join(map(str, in_shape))}), got {tuple(V.shape)}")
     return (J.reshape(-1, math.prod(in_shape)) @ V.reshape(len(V), -1).to(J.dtype).T).norm(dim=0)
+
+
+# ----------------------------------------------------------------------------- reading the factors
+
+
+def profile_shape(u: Tensor, *, rel: float = 0.2) -> tuple[int, int, int]:
+    """The shape of a 1-D factor profile: (sign changes, first, last index) over its large entries.
+
+    Entries smaller than `rel * max|u|` are ignored (a profile near zero flips sign on rounding
+    noise); the sign changes are counted along the remaining entries in order, and the support is
+    the span from the first to the last of them.
+
+    Args:
+        u: a vector, e.g. a column of a row or column factor from `hosvd`.
+        rel: the threshold, a fraction of max|u| in (0, 1].
+
+    Returns:
+        (sign_changes, first, last), indices into u.
+
+    >>> profile_shape(torch.tensor([0.01, -0.02, 0.5, 1.0, 0.4, -0.3, -0.6, 0.05]))
+    (1, 2, 6)
+    """
+    if not isinstance(u, Tensor) or u.dim() != 1 or u.numel() == 0 or not u.is_floating_point():
+        raise ValueError(f"u must be a non-empty 1-D float tensor, got "
+                         f"{tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__}")
+    if not torch.isfinite(u).all() or not u.abs().max() > 0:
+        raise ValueError("u must be finite and not all zero")
+    if isinstance(rel, bool) or not isinstance(rel, numbers.Real) or not 0 < rel <= 1:
+        raise ValueError(f"rel must be a number in (0, 1] (a fraction of max|u|), got {rel!r}")
+    big = (u.abs() >= rel * u.abs().max()).nonzero().flatten()
+    signs = torch.sign(u[big])
+    return int((signs[1:] != signs[:-1]).sum()), int(big[0]), int(big[-1])
+
+
+def sensitivity_maps(J: Tensor) -> Tensor:
+    """Where each h position reads the image: sum over h channels and colours of J^2 (Park et al.'s J, unflattened).
+
+    Args:
+        J: `(C_h, H_h, W_h, C, H, W)`, from `jacobian_tensor`.
+
+    Returns:
+        `(H_h, W_h, H, W)`: map[i, j, y, x] = sum over c_h, c of J[c_h, i, j, c, y, x]^2; each map
+        sums to the energy of that h position's rows of J.
+
+    >>> sensitivity_maps(torch.ones(2, 4, 4, 3, 8, 8)).shape
+    torch.Size([4, 4, 8, 8])
+    """
+    J = _check_tensor(J)
+    if J.dim() != 6:
+        raise ValueError(f"J must have 6 modes (C_h, H_h, W_h, C, H, W), got shape {tuple(J.shape)}")
+    return J.square().sum((0, 3))
+
+
+def own_patch_share(maps: Tensor) -> Tensor:
+    """For each h position, the share of its sensitivity map that lies in its own patch of the image.
+
+    The image `(H, W)` is cut into an `H_h x W_h` grid of patches (8 x 8 pixels for h 4 x 4 at
+    32 px); h position (i, j) owns patch (i, j). A map spread evenly scores 1 / (H_h W_h).
+
+    Args:
+        maps: `(H_h, W_h, H, W)`, non-negative, from `sensitivity_maps`; H_h must divide H and W_h W.
+
+    Returns:
+        `(H_h, W_h)`: own-patch energy / map energy.
+
+    >>> own_patch_share(torch.ones(2, 2, 4, 4))
+    tensor([[0.2500, 0.2500],
+            [0.2500, 0.2500]])
+    """
+    maps = _check_tensor(maps, "maps")
+    if maps.dim() != 4 or maps.shape[2] % maps.shape[0] or maps.shape[3] % maps.shape[1]:
+        raise ValueError(f"maps must have shape (H_h, W_h, H, W) with H_h dividing H and W_h dividing W, "
+                         f"got {tuple(maps.shape)}")
+    if (maps < 0).any() or (maps.flatten(2).sum(2) <= 0).any():
+        raise ValueError("maps must be non-negative, each with a positive sum")
+    hh, wh, H, W = maps.shape
+    blocks = maps.reshape(hh, wh, hh, H // hh, wh, W // wh).sum((3, 5))  # (i, j, patch row, patch column)
+    i, j = torch.meshgrid(torch.arange(hh), torch.arange(wh), indexing="ij")
+    return blocks[i, j, i, j] / blocks.sum((2, 3))
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def random_directions(
+    n: int, shape: Sequence[int], *, blur: float = 0.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Random unit-norm images: Gaussian noise, optionally blurred, a baseline for edit directions.
+
+    Each image is i.i.d. standard normal noise; `blur > 0` convolves every channel with a Gaussian
+    of standard deviation `blur` pixels (separable, truncated at 3 blur, zero padding, so the image
+    keeps its size); then each image is scaled to unit norm. Blurred noise is the fairer baseline
+    for smooth directions such as the pullback's v_1 (J responds more to smooth images).
+
+    Args:
+        n: how many; shape: one image, `(C, H, W)`; blur: the Gaussian's std in pixels (0: none);
+        generator: for repeatable draws.
+
+    Returns:
+        `(n, C, H, W)` float32, every image of unit norm.
+
+    >>> V = random_directions(4, (3, 8, 8), blur=1.5, generator=torch.Generator().manual_seed(0))
+    >>> V.shape, V.flatten(1).norm(dim=1).round(decimals=4).tolist()
+    (torch.Size([4, 3, 8, 8]), [1.0, 1.0, 1.0, 1.0])
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if (isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) or len(shape) != 3
+            or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in shape)):
+        raise ValueError(f"shape must be (C, H, W), three positive ints, got {shape!r}")
+    if isinstance(blur, bool) or not isinstance(blur, numbers.Real) or not 0 <= blur < math.inf:
+        raise ValueError(f"blur must be a finite number >= 0 (a std in pixels), got {blur!r}")
+    C, H, W = (int(d) for d in shape)
+    z = torch.randn(n, C, H, W, generator=generator)
+    if blur > 0:
+        r = math.ceil(3 * blur)
+        x = torch.arange(-r, r + 1, dtype=z.dtype)
+        k = torch.exp(-x.square() / (2 * blur**2))
+        z = z.reshape(n * C, 1, H, W)
+        z = torch.nn.functional.conv2d(z, k.reshape(1, 1, 1, -1), padding=(0, r))  # horizontally, within each row
+        z = torch.nn.functional.conv2d(z, k.reshape(1, 1, -1, 1), padding=(r, 0))  # vertically, within each column
+        z = z.reshape(n, C, H, W)
+    return z / z.flatten(1).norm(dim=1)[:, None, None, None]

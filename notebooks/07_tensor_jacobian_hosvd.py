@@ -25,21 +25,25 @@
 #
 # 1. why the flattened SVD throws the structure away, and what a Tucker model keeps;
 # 2. $J$ as a tensor of shape $(C_h, H_h, W_h, C, H, W) = (128, 4, 4, 3, 32, 32)$;
-# 3. the share of $\|J\|^2$ each model captures **with the same number of parameters**;
-# 4. what the factor of each mode means, as pictures;
-# 5. whether edits built from the HOSVD's input factors change a face as much as Park's $v_1$.
+# 3. the share of $\|J\|^2$ each model captures **with the same number of parameters** (HOSVD and HOOI);
+# 4. what the factors of each mode are, measured: spectra, where each $h$ position reads the image,
+#    the colour factors, the row and column profiles, and the rank-1 directions they build;
+# 5. whether edits along those directions change a face as much as Park's $v_1$, against random
+#    directions of the same norm as the baseline;
+# 6. what HOSVD adds, what it costs here, and how it would scale.
 #
 # Everything here is in `latentlab.hosvd`; the HOSVD itself is tensorly's `tucker(init="svd")`.
 
 # %%
 # %config InlineBackend.figure_format = "png"
+import math
 import time
 import matplotlib.pyplot as plt
 import torch
 import latentlab as ll
 from latentlab.geometry import pullback
-from latentlab.hosvd import (jacobian_tensor, hosvd, tucker_energy, energy_table, mode_spectra,
-                             rank1_directions, jacobian_gain)
+from latentlab.hosvd import (jacobian_tensor, hosvd, energy_table, mode_spectra, rank1_directions, jacobian_gain,
+                             profile_shape, sensitivity_maps, own_patch_share, random_directions)
 from latentlab.metrics import edit_attributes
 from latentlab.plot import show_images, show_rows
 plt.rcParams["figure.dpi"] = 72
@@ -62,24 +66,32 @@ torch.set_num_threads(1)  # the two cores are shared: one thread ran this notebo
 # input direction it can express is a sum of separable images *colour (x) row profile (x) column
 # profile*. The **HOSVD** (De Lathauwer, De Moor & Vandewalle 2000) takes $U_n$ = the leading left
 # singular vectors of the mode-$n$ unfolding and $G$ = $J$ projected on them; HOOI iterations refine
-# it. Neither model contains the other: the SVD has no Kronecker structure to exploit, Tucker cannot
+# it towards a stationary point of the fit (not necessarily the best Tucker model of those ranks).
+# Neither model contains the other: the SVD has no Kronecker structure to exploit, Tucker cannot
 # express directions that are not sums of few separable pieces. Which one captures more of $J$ per
 # stored number is an empirical question.
 
 # %% [markdown]
 # ## 2. J at one sample, t = 600
 #
-# One DDIM-50 trajectory from seed 0; $x_t$ at the step whose timestep is 600 (step 19 of the
-# grid 980, 960, ..., 0). The dense Jacobian costs one vector-Jacobian product per entry of $h$
-# (2,048), batched with `vmap`; this is the slow cell of the notebook.
+# One DDIM-50 trajectory from seed 0; $x_t$ is the state at the step whose timestep is 600 (where it
+# sits on the grid is printed below). The dense Jacobian costs one vector-Jacobian product per entry
+# of $h$ (2,048), batched; a few seconds here (printed).
 
 # %%
 model = ll.load_model()
 probe = ll.load_probe()
 x_T = torch.randn(model.sample_shape, generator=torch.Generator().manual_seed(0))
 x_0, trajectory = ll.ddim_sample(model, x_T, steps=50, return_trajectory=True, progress=False)
-x_t = trajectory[ll.ddim_timesteps(model, 50).tolist().index(600)]
+grid = ll.ddim_timesteps(model, 50).tolist()
+step = grid.index(600)
+x_t = trajectory[step]
 show_rows({"sample": torch.stack([x_t, x_0])}, col_titles=["x_t, t = 600", "x_0"], scale=1.4);
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"grid {grid[0]}, {grid[1]}, ..., {grid[-1]} ({len(grid)} steps): t = 600 is entry {step} (from 0);")
+print(f"{step} steps lead to it, {len(grid) - step} steps (600, 580, ..., 0) lead from it to x_0")
 
 # %%
 start = time.perf_counter()
@@ -95,7 +107,7 @@ print("J:", tuple(J.shape), f"= {J.shape.numel():,} entries; flattened: {m} x {n
 # The full HOSVD (all ranks at their maximum) is an exact rotation of $J$: its core has the same
 # norm, and it is *all-orthogonal* with the slices of every mode ordered by size. Truncating it to
 # ranks $r$ keeps the leading block of the core, so this one decomposition scores **every** rank
-# tuple at once (6.3 million of them).
+# tuple at once ($128 \cdot 4 \cdot 4 \cdot 3 \cdot 32 \cdot 32$, 6.3 million of them).
 
 # %%
 core, factors = hosvd(J, J.shape)
@@ -128,9 +140,7 @@ plt.title("J = dh/dx_t, t = 600: energy at equal budgets", fontsize=9);
 # %% [markdown]
 # **Reading.** Tucker captures more of $J$ at the smallest budgets, the flattened SVD at every budget
 # beyond a crossover. The check: the budgets Tucker wins form one block at the small end (neither
-# empty nor all of them). The truncated HOSVD is not the best Tucker model of given ranks; HOOI is.
-# So at the first budget the SVD wins we also run two HOOI sweeps: the verdict stands if HOOI adds
-# less than 0.02 and stays below the SVD.
+# empty nor all of them).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -141,25 +151,40 @@ full = [r["k"] for r in rows if r["tucker_ranks"][1:3] == tuple(J.shape[1:3])]
 print("h row and h column ranks at full size (4, 4) at k =", full)
 print("at every budget from k = 4 on:", full == [r["k"] for r in rows if r["k"] >= 4])
 
+# %% [markdown]
+# The truncated HOSVD is not the best Tucker model of given ranks. HOOI (alternating projections)
+# improves it, but it too stops at a stationary point, not at a certified optimum, and the ranks
+# were chosen for the HOSVD. So at the first budget the SVD wins and at the next two we run three
+# HOOI sweeps at the same ranks: the verdict stands if HOOI stays below the SVD at all three
+# budgets (three comparisons); we also check that HOOI adds less than 0.02 over the HOSVD at each.
+# What this can establish is *no Tucker model we computed beats the SVD there*, not that none
+# exists.
+
 # %%
-first_svd_win = rows[len(wins)]
-hooi = tucker_energy(J, *hosvd(J, first_svd_win["tucker_ranks"], n_iter=2))
+hooi_rows = energy_table(J, ks=(64, 128, 256), n_iter=3, core=core)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-r = first_svd_win
-print(f"k = {r['k']}: HOSVD {r['tucker_energy']:.2f}, HOOI {hooi:.2f}, SVD {r['svd_energy']:.2f}")
-print("HOOI adds < 0.02:", hooi - r["tucker_energy"] < 0.02, "| still below the SVD:", hooi < r["svd_energy"])
+hosvd_at = {r["k"]: r["tucker_energy"] for r in rows}
+print(f"{'k':>4} {'HOSVD':>6} {'HOOI (3 sweeps)':>16} {'SVD':>6}")
+for r in hooi_rows:
+    print(f"{r['k']:4d} {hosvd_at[r['k']]:6.3f} {r['tucker_energy']:16.3f} {r['svd_energy']:6.3f}")
+print("HOOI below the SVD at all 3 budgets:", all(r["tucker_energy"] < r["svd_energy"] for r in hooi_rows))
+print("HOOI adds < 0.02 at all 3:", all(r["tucker_energy"] - hosvd_at[r["k"]] < 0.02 for r in hooi_rows))
 
 # %% [markdown]
+# HOOI adds at most 0.003 and stays 0.01 to 0.06 below the SVD (the table).
+#
 # Look at the chosen ranks (checked above): the h-side spatial modes ($H_h$, $W_h$) are at their
 # full size 4 at every budget from $k = 4$ on (at the two smallest the h row gets 3), while the
-# h-channel rank grows with the budget. The next section shows why.
+# h-channel rank grows with the budget. The next section looks at each mode.
 #
 # ## 4. What each mode says
 #
 # The **mode spectra**: the share of $\|J\|^2$ carried by each component of each mode's factor
-# (the squared mode-$n$ singular values). A mode is compressible when a few components carry most of it.
+# (the squared mode-$n$ singular values). A component is a column of that mode's factor: for the
+# h channels, a *combination* of the 128 channels, not one channel; for the colours, an RGB
+# combination. A mode is compressible when a few components carry most of it.
 
 # %%
 spectra = mode_spectra(core, energy=True)
@@ -179,15 +204,16 @@ for name, s in zip(names, spectra):
 # %% [markdown]
 # **Reading, with the thresholds checked below.**
 # - **colour**: the first colour component carries at least half of the energy ($\geq 0.5$): the
-#   encoder mostly reads one colour combination of the channels (the swatches below);
+#   encoder mostly reads one colour combination (named below);
 # - **h row / h column**: incompressible: every one of the 4 components carries at least 0.1, so all
-#   4 are needed for 90%. Each position of the $4 \times 4$ bottleneck reads its own part of the image;
-# - **x row / x column**: 90% of the energy needs at most half of the 32 components: the spatial
-#   sensitivity is smooth (the profiles below);
-# - **h channel**: 90% needs more than half of the 128 channels: no small set of channels dominates.
-#
-# Flattening mixes a compressible side (colour, pixel rows and columns) with an incompressible one
-# (the h positions and channels); that is why Tucker's advantage is confined to small budgets.
+#   4 are needed for 90%. The spectra do not say *why*; the sensitivity maps below test the obvious
+#   guess, that each position reads its own part of the image;
+# - **x row / x column**: 90% of the energy needs at most half of the 32 components. A low rank
+#   here can come from smooth profiles, or from localisation alone: a sensitivity confined to the
+#   rows and columns of the face needs few components even if it is not smooth. The spectra cannot
+#   tell the two apart; the profiles below show both;
+# - **h channel**: 90% needs more than half of the 128 channel combinations: no small set of
+#   combinations dominates.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -198,22 +224,75 @@ print("x row and x column: 90% with <= 16 of 32:", need["x row"] <= 16 and need[
 print("h channel: 90% needs > 64 of 128:", need["h channel"] > 64)
 
 # %% [markdown]
-# The **colour factor** as swatches: each column $u$ of $U_C$ is an RGB direction, drawn as the colour
-# $0.5 + 0.5\,u / \max|u|$ (a factor's sign is arbitrary: $-u$ is the complementary colour).
+# **Where each h position reads the image.** For each of the $4 \times 4$ positions of $h$, its
+# **sensitivity map** sums $J^2$ over the 128 h channels and the 3 colours: a $32 \times 32$ image of
+# how strongly that position responds to each pixel. If each position read its own $8 \times 8$
+# patch (outlined), the map would sit inside the outline. The title gives the **own-patch share**, the
+# fraction of the map's sum inside the outline; a map spread evenly over the image scores
+# $64 / 1024 = 1/16 \approx 0.06$.
 
 # %%
+maps = sensitivity_maps(J)  # (4, 4, 32, 32)
+share = own_patch_share(maps)  # (4, 4)
+patch = J.shape[4] // J.shape[1]  # 8 pixels
+fig, axes = plt.subplots(4, 4, figsize=(4.8, 5.0))
+for (i, j), ax in zip([(i, j) for i in range(4) for j in range(4)], axes.flat):
+    ax.imshow(maps[i, j].numpy(), cmap="magma"); ax.set_xticks([]); ax.set_yticks([])
+    ax.add_patch(plt.Rectangle((patch * j - 0.5, patch * i - 0.5), patch, patch, fill=False, ec="cyan", lw=1))
+    ax.set_title(f"h ({i}, {j}): {share[i, j]:.2f}", fontsize=7)
+fig.suptitle("sensitivity of each h position (sum of J^2 over h channels and colours)", fontsize=8)
+fig.tight_layout();
+
+# %%
+# NBVAL_CHECK_OUTPUT
+uniform = 1 / share.numel()
+print(f"own-patch share over the 16 positions: min {share.min():.2f}, median {share.median():.2f}, "
+      f"max {share.max():.2f}; spread evenly: {uniform:.2f}")
+print("above the even spread at all 16 positions:", bool((share > uniform).all()))
+print("below 0.25 at all 16 (at least three quarters of each map outside its own patch):", bool((share < 0.25).all()))
+
+# %% [markdown]
+# So the locality is **weak**: every position leans towards its own patch (all 16 above the even
+# spread, by 2.4x at least), but at least three quarters of every map lies outside it (the maps).
+# "Each position reads its own part of the image" would over-read the spectra: the four h rows (and
+# columns) are different, mostly global, views of the same image. (A flat mode spectrum says the
+# four positions respond differently, not that they respond locally.)
+#
+# **The colour factor.** Each column $u$ of $U_C$ is an RGB direction. Below, each is drawn as
+# mid-grey $\pm u$ (scaled so the largest channel reaches black or white); a factor's sign is arbitrary,
+# so it is fixed here to make the largest entry positive. The names come from the checks printed
+# first.
+
+# %%
+# NBVAL_CHECK_OUTPUT
 U_C = factors[3]
-fig, axes = plt.subplots(1, 3, figsize=(4.5, 1.9))
-for i, ax in enumerate(axes):
-    u = U_C[:, i]
-    ax.imshow((0.5 + 0.5 * u / u.abs().max()).reshape(1, 1, 3).numpy()); ax.axis("off")
-    ax.set_title(f"{i}: {spectra[3][i]:.0%}\nRGB {u[0]:+.2f} {u[1]:+.2f} {u[2]:+.2f}", fontsize=7)
+U_C = U_C * U_C.gather(0, U_C.abs().argmax(0, keepdim=True)).sign()  # sign: largest entry positive
+R, G, B = U_C
+for i in range(3):
+    print(f"colour factor {i}: RGB {R[i]:+.2f} {G[i]:+.2f} {B[i]:+.2f}, {spectra[3][i]:.0%} of the energy")
+print("0: all three of one sign, smallest / largest >= 0.7 (brightness):",
+      bool((U_C[:, 0] > 0).all() and U_C[:, 0].min() / U_C[:, 0].max() >= 0.7))
+print("1: R and B of opposite signs, |G| < 0.1 (red against blue):", bool(R[1] * B[1] < 0 and G[1].abs() < 0.1))
+print("2: G opposite to R and to B (green against magenta):", bool(G[2] * R[2] < 0 and G[2] * B[2] < 0))
+colour_names = ["brightness", "red-blue", "green-magenta"]
+
+# %%
+fig, axes = plt.subplots(3, 3, figsize=(3.6, 3.9))
+for i in range(3):
+    u = U_C[:, i] / U_C[:, i].abs().max()
+    for c, (label, sign) in enumerate((("-u", -1), ("grey", 0), ("+u", 1))):
+        axes[i, c].imshow((0.5 + 0.5 * sign * u).reshape(1, 1, 3).clamp(0, 1).numpy()); axes[i, c].axis("off")
+        axes[i, c].set_title(f"{i}: {colour_names[i]}, {label}" if c != 1 else "mid-grey", fontsize=7)
 fig.tight_layout();
 
 # %% [markdown]
-# The **row and column factors** (the first three of each) are smooth profiles over the 32 pixel rows
-# and columns: a bump over the middle of the face, then profiles that change sign once and twice,
-# like a bump and its derivatives. A bump times a derivative is a *shift*: it moves a blob.
+# **The row and column factors.** The first three profiles of each, over the 32 pixel rows (top to
+# bottom) and columns (left to right). What each one is, measured: its number of sign changes and
+# its support, both read over its large entries ($|u| \geq 0.2 \max|u|$, so that sign flips in the
+# near-zero tails do not count); and whether it looks like a derivative of factor 0. The 32 factors
+# of a mode form an orthonormal basis, so the derivative $d$ of factor 0 (finite differences)
+# splits over them: factor $i$ holds the share $(u_i^\top d)^2 / \|d\|^2$ of it, and an even spread
+# would give each $1/32 \approx 0.03$. The same for the second derivative.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(8, 2.4))
@@ -223,18 +302,49 @@ for ax, U, name in zip(axes, factors[4:], ["x row (top to bottom)", "x column (l
     ax.axhline(0, color="grey", lw=0.5); ax.set_title(name, fontsize=8); ax.legend(fontsize=7)
 fig.tight_layout();
 
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, U in (("row", factors[4]), ("column", factors[5])):
+    d1 = torch.gradient(U[:, 0])[0]  # the derivative of factor 0
+    d2 = torch.gradient(d1)[0]  # its second derivative
+    for i in range(3):
+        changes, first, last = profile_shape(U[:, i])
+        on1, on2 = ((U[:, i] @ d) ** 2 / d.square().sum() for d in (d1, d2))
+        print(f"{name:6s} factor {i}: {changes} sign changes, large over {name}s {first:2d}-{last:2d}; "
+              f"holds {on1:.2f} of factor 0's 1st derivative, {on2:.2f} of its 2nd")
+print(f"an even spread over the 32 factors: {1 / 32:.2f} each")
+
 # %% [markdown]
+# **Reading.** Row factor 0 and column factor 0 are one-signed: broad profiles over rows 11-28 and
+# columns 4-27 with no zero crossing, closer to a plateau than to a peaked bump (the plot). The next
+# factors change sign 1, then 2 times over the rows, but 2, then 1 times over the columns. The
+# factor with one sign change holds a large share of factor 0's derivative (0.39 over the rows, 0.25
+# over the columns, against 0.03 for an even spread); the factor with two holds little of its second
+# derivative (0.02 and 0.14). So "a plateau, its derivative, its second derivative" holds only for
+# the first derivative, and only in part. All six profiles lie over the face (supports within rows
+# 4-28, columns 3-27: the face and hair of the sample), so the low x-row and x-column ranks come
+# with profiles that are both bounded to the face and smooth: the spectra alone could not separate
+# the two. Whether a profile with one sign change *acts* like a derivative, that is shifts the face,
+# is a question for the edits: section 5 measures it.
+#
 # **Rank-1 images.** Combining one colour, one row and one column factor gives a separable unit image
 # $v = u_C \otimes u_H \otimes u_W$, an editing direction in x-space. `rank1_directions` ranks the
 # combinations by the core energy they carry, which is $\|J v\|^2$: how strongly $h$ responds to a
-# unit step along $v$. For comparison, Park's $v_1$ from `pullback` (the top right singular vector
-# of the flattened $J$, found matrix-free), with the largest response any direction can have, $s_1$.
+# unit step along $v$. Each title gives the **factor indices (colour, row, column)**, counted from 0
+# as in the swatches and profiles above: (0, 2, 0) is brightness (x) row factor 2 (x) column
+# factor 0. For comparison, Park's $v_1$ from `pullback` (the top right singular vector of the
+# flattened $J$, found matrix-free), with the largest response any direction can have, $s_1$.
 
 # %%
 svd, info = pullback(model, x_t, 600, k=1, return_info=True)
 V, index = rank1_directions(core, factors, k=5)
 gains = jacobian_gain(J, V)
-print(f"pullback: {info['products']} Jacobian products (the dense J took {J[:, :, :, 0, 0, 0].numel():,})")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"pullback: {info['products']} Jacobian products; "
+      f"the dense J took {J[:, :, :, 0, 0, 0].numel():,} (one per entry of h)")
+print("rank-1 directions (colour, row, column):", index)
 
 # %%
 images = torch.cat([svd.V, V])
@@ -243,80 +353,220 @@ show_images(images / images.abs().amax(dim=(1, 2, 3), keepdim=True), nrow=6, sca
 
 # %% [markdown]
 # Checks: `pullback`'s $s_1^2 / \|J\|^2$ equals the flattened SVD's rank-1 energy (table, $k = 1$) to 0.001,
-# so the tensor and the matrix-free pullback agree. The best rank-1 image responds at least half as
-# strongly as $v_1$ (ratio $\geq 0.5$), and it is a different direction from $v_1$ (cosine below 0.9).
+# so the tensor and the matrix-free pullback agree. The best rank-1 image, (0, 2, 0), responds at least
+# half as strongly as $v_1$ (ratio $\geq 0.5$), and it is not $v_1$ (cosine below 0.9).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 energy_1 = svd.S[0].item() ** 2 / J.square().sum().item()
 print("pullback s_1^2 / ||J||^2 = rank-1 SVD energy:", abs(energy_1 - rows[0]["svd_energy"]) < 1e-3)
-ratio, cos = (gains[0] / svd.S[0]).item(), (V[0] * svd.V[0]).sum().abs().item()
+ratio, cos = (gains[0] / svd.S[0]).item(), (V[0] * svd.V[0]).sum().item()
 print(f"best rank-1 gain / s_1 = {ratio:.2f} (>= 0.5: {ratio >= 0.5})")
-print(f"|cos(rank-1, v_1)| = {cos:.2f} (< 0.9: {cos < 0.9})")
+print(f"cos(rank-1, v_1) = {cos:+.2f} (|cos| < 0.9: {abs(cos) < 0.9})")
 
 # %% [markdown]
-# ## 5. Do HOSVD edits change a face as much as v_1?
+# But "not $v_1$" is not "unrelated to $v_1$". Split the rank-1 direction $V_0$ into its part along
+# $v_1$ and the rest: $V_0 = c\, v_1 + w$ with $c = \cos(V_0, v_1)$ and $w \perp v_1$. Then
+# $J V_0 = c\, s_1 u_1 + J w$, and $J w \perp u_1$ (because $u_1^\top J w = s_1 v_1^\top w = 0$), so
+# $\|J V_0\|^2 = c^2 s_1^2 + \|J w\|^2$: the share $c^2 s_1^2 / \|J V_0\|^2$ of its response comes from
+# its $v_1$ part alone. The same split holds for every direction; the table gives it for the five.
+# For $V_0$, $\hat w = w / \|w\|$, the normalised part orthogonal to $v_1$, is what the HOSVD adds to
+# $v_1$; section 5 edits along it too.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+c = (V[0] * svd.V[0]).sum()
+w = V[0] - c * svd.V[0]  # the part of V_0 orthogonal to v_1
+w_hat = w / w.norm()
+gain_w, gain_w_hat = jacobian_gain(J, torch.stack([w, w_hat]))
+s_1 = svd.S[0]
+print(f"||J V_0||^2 = c^2 s_1^2 + ||J w||^2 to 0.1%:",
+      bool(((c * s_1) ** 2 + gain_w**2 - gains[0] ** 2).abs() < 1e-3 * gains[0] ** 2))
+print(f"|w| = {w.norm():.2f}; gain of w_hat: |J w_hat| / s_1 = {(gain_w_hat / s_1).item():.2f}")
+cos_v1 = (V * svd.V).flatten(1).sum(1)  # signed cosine of each rank-1 direction with v_1 (all unit norm)
+print(f"{'direction':10s} {'gain / s_1':>10} {'cos with v_1':>12} {'share of ||Jv||^2 from the v_1 part':>36}")
+for i, g, cv in zip(index, gains, cos_v1):
+    print(f"{str(i):10s} {g / s_1:10.2f} {cv:+12.2f} {(cv * s_1) ** 2 / g**2:36.2f}")
+
+# %% [markdown]
+# ## 5. Do HOSVD edits change a face as much as v_1? Against what baseline?
 #
 # Park et al.'s first version edits one timestep: $x_t \leftarrow x_t + \alpha v$ with $v$ of unit norm,
 # then denoises. `edit_attributes` does this at $t = 600$ for $\alpha = \pm 2$ and continues DDIM-50
-# from that step (`ddim_sample(..., t_start=600)` runs the remaining 30 steps of the same grid, exactly as
-# `ddim_sample` would have), then reads every attribute with the probe. The *effect* of a direction
-# on an attribute is half the difference between the $+\alpha$ and $-\alpha$ readings, as a fraction
-# of the attribute's range. $\alpha = 2$ is small next to $\|x_t\|$ (about $\sqrt{3072} \approx 55$
-# for a noisy $x_t$), but at $t = 600$ the image enters $x_t$ scaled by $\sqrt{\bar\alpha_t} \approx 0.16$,
-# so it is a clear edit.
+# from that step (`ddim_sample(..., t_start=600)` runs the remaining steps of the same grid, 31 as
+# printed in section 2, exactly as `ddim_sample` would have), then reads every attribute with the
+# probe. The *effect* of a direction on an attribute is half the difference between the $+\alpha$ and
+# $-\alpha$ readings, as a fraction of the attribute's range. $\alpha = 2$ is small next to $\|x_t\|$
+# (about 55, printed below), but at $t = 600$ the clean image enters $x_t$ scaled by
+# $\sqrt{\bar\alpha_t} \approx 0.16$, so the step is large next to the image's part of $x_t$. Whether
+# a step of this size changes the face *by itself*, whatever its direction, is what the baseline
+# answers.
+#
+# Whether an effect is large needs a **baseline**: random unit directions, edited the same way.
+# Plain Gaussian noise is an easy baseline ($J$ barely responds to pixel noise); blurred noise
+# (Gaussian blur of 2 px, then unit norm) is the fairer one for smooth directions such as $v_1$.
+# 16 of each, seeded. The directions under test: $v_1$, the five rank-1 directions above, and
+# $\hat w$.
 
 # %%
-out = edit_attributes(model, probe, x_t, 600, torch.stack([svd.V[0], V[0]]), alphas=(-2.0, 2.0))
+noise = random_directions(16, model.sample_shape, generator=torch.Generator().manual_seed(1))
+blurred = random_directions(16, model.sample_shape, blur=2.0, generator=torch.Generator().manual_seed(2))
+tested = torch.cat([svd.V, V, w_hat[None]])  # v_1, the 5 rank-1 directions, w_hat
+out = edit_attributes(model, probe, x_t, 600, torch.cat([tested, noise, blurred]), alphas=(-2.0, 2.0))
+effects = torch.stack(list(out["effect"].values()), 1)  # (direction, attribute), signed
+strongest, which = effects.abs().max(1)  # each direction's largest |effect| and its attribute
+labels = ["v_1"] + [str(i) for i in index] + ["w_hat"]
+baseline = {"noise": slice(7, 23), "blurred": slice(23, 39)}
 
 # %%
-show_rows({"v_1": torch.stack([out["images"][0, 0], out["base"], out["images"][0, 1]]),
-           "rank-1": torch.stack([out["images"][1, 0], out["base"], out["images"][1, 1]])},
+strongest_blur = 23 + int(strongest[baseline["blurred"]].argmax())
+rows_shown = {"v_1": 0, f"rank-1\n{index[0]}": 1, "w_hat": 6, "strongest\nblurred noise": strongest_blur}
+show_rows({k: torch.stack([out["images"][i, 0], out["base"], out["images"][i, 1]]) for k, i in rows_shown.items()},
           col_titles=["alpha = -2", "unedited", "alpha = +2"], scale=1.3);
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'attribute':12s} {'v_1':>6} {'rank-1':>6}")
-for name, e in out["effect"].items():
-    print(f"{name:12s} {e[0]:+6.2f} {e[1]:+6.2f}")
+print(f"|x_t| = {x_t.norm():.0f}; sqrt(alpha_bar_600) = {model.scheduler.alphas_cumprod[600].sqrt():.2f}")
+print(f"{'attribute':12s} {'v_1':>6} {'rank-1':>6} {'w_hat':>6}")
+for a, name in enumerate(ll.ATTRIBUTES):
+    print(f"{name:12s} {effects[0, a]:+6.2f} {effects[1, a]:+6.2f} {effects[6, a]:+6.2f}")
+for i, label in ((1, "rank-1"), (6, "w_hat")):
+    cos = torch.nn.functional.cosine_similarity(effects[0], effects[i], dim=0)
+    print(f"cosine of the 11 effects, {label} against v_1: {cos:+.2f}")
+d = out["delta"]  # {attribute: (direction, alpha)}: the change against the unedited sample, fraction of the range
+for name in ("pos_x", "face_size", "hair_color", "skin_tone"):
+    print(f"{name:10s} change at alpha = -2 / +2: v_1 {d[name][0, 0]:+.2f} / {d[name][0, 1]:+.2f}, "
+          f"rank-1 {d[name][1, 0]:+.2f} / {d[name][1, 1]:+.2f}")
 
 # %% [markdown]
-# **Reading.** We compare each direction's *strongest* effect (its largest $|$effect$|$ over the
-# attributes) and its *selectivity* (that strongest effect as a share of the sum of all $|$effects$|$).
-# On this sample the two edits act alike, attribute by attribute (same signs, similar sizes; the
-# table above): the rank-1 edit moves the same strongest attribute, at least half as far as $v_1$
-# (the ratio is checked below), and neither is more selective than the other by more than 0.05.
-# Both mix several attributes.
+# The baseline: each random direction's strongest effect (its largest $|$effect$|$ over the 11
+# attributes, the same statistic as for the directions under test), and its gain $\|Jv\| / s_1$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-effects = torch.stack(list(out["effect"].values()), 1).abs()  # (direction, attribute)
-strongest, which = effects.max(1)
-selectivity = strongest / effects.sum(1)
-for label, s, w, q in zip(["v_1", "rank-1"], strongest, which, selectivity):
-    print(f"{label:6s} strongest: {list(ll.ATTRIBUTES)[w]} {s:.2f}; selectivity {q:.2f}")
-ratio = (strongest[1] / strongest[0]).item()
-print(f"rank-1 / v_1 strongest effect = {ratio:.1f} (>= 0.5: {ratio >= 0.5}; > 1, stronger than v_1: {ratio > 1})")
-print("same strongest attribute:", bool(which[0] == which[1]))
-print("selectivities within 0.05:", bool((selectivity[1] - selectivity[0]).abs() <= 0.05))
+for kind, sl in baseline.items():
+    b, g = strongest[sl], jacobian_gain(J, torch.cat([noise, blurred])[sl.start - 7:sl.stop - 7]) / s_1
+    print(f"{kind:8s} (16): strongest effect median {b.median():.2f}, max {b.max():.2f}; "
+          f"gain / s_1 median {g.median():.2f}, max {g.max():.2f}")
+top = strongest[baseline["blurred"]].max()
+print(f"tested: 7 directions against one baseline; if one were just another blurred direction it would beat")
+print(f"  their max with chance 1/17, one of 7 with chance <= 7/17 = {7 / 17:.2f}: so the test asks for >= 2x the max")
+print(f"  and 16 draws miss rare directions: a kind that 1 draw in 50 falls into is absent from all 16 "
+      f"with chance {0.98 ** 16:.2f}")
+for i, label in enumerate(labels):
+    r = (strongest[i] / top).item()
+    print(f"{label:10s} strongest: {list(ll.ATTRIBUTES)[which[i]]:11s} {strongest[i]:.2f} = {r:.1f}x the blurred max "
+          f"(>= 2x: {r >= 2})")
 
 # %% [markdown]
-# ## What HOSVD adds, and what it does not
+# **Reading.**
+# - Not every change is linear in $\alpha$ (the last four lines, and the pictures). Hair colour and
+#   skin tone move both ways (for $v_1$: hair $-0.45$ at $\alpha = -2$, $+0.28$ at $+2$), but
+#   position and size are one-sided: at $-2$ neither direction moves pos_x or face size by more
+#   than 0.04 of a range, at $+2$ both move the face right and shrink it (for $v_1$: $+0.82$, $-0.52$).
+#   The *effect*, a half-difference, averages the two sides; for pos_x it is not the slope of a
+#   linear response.
+# - The baseline matters: plain noise moves no attribute by more than a few hundredths, blurred
+#   noise by up to about a sixth of a range (its max, printed). Of the 7 directions tested, 3 clear
+#   2x the blurred max: $v_1$ (2.4x), (0, 2, 0) (2.3x) and (0, 0, 2) (2.8x): none of the 16 smooth
+#   random steps comes near them. That bounds rare random directions only loosely (a kind that 1
+#   draw in 50 falls into is absent from all 16 with chance 0.72, printed): "stronger than typical
+#   smooth steps", not "stronger than any".
+# - The top rank-1 direction (0, 2, 0) acts like $v_1$ attribute by attribute (the cosine of the
+#   two effect profiles, printed). That is mostly arithmetic, not a second discovery: its cosine
+#   with $v_1$ is +0.60 and two thirds of its response $\|J V_0\|^2$ comes from its $v_1$ part
+#   (section 4).
+# - The part of it the HOSVD adds, $\hat w$, is weak: its strongest effect is within the
+#   blurred-noise range (0.6x the blurred max), although its gain is more than twice the blurred
+#   median. The top rank-1 edit's strength comes from its $v_1$ part.
+# - The exception is (0, 0, 2): nearly orthogonal to $v_1$ (cosine +0.16, 0.09 of its response from
+#   the $v_1$ part, section 4), it moves pos_x by more than $v_1$ does. What kind of move that is,
+#   next.
 #
-# **It adds** a readable account of *where* $J$'s structure is. The mode spectra say the input side is
-# compressible (one colour combination carries most of the energy; smooth row and column profiles,
-# bumps and their derivatives) while the $4 \times 4$ bottleneck positions and the 128 channels are
-# not. At tiny budgets the Tucker model stores $J$ better than the flattened SVD (section 3). Its factors
-# build separable edit directions, colour (x) row (x) column, that respond at least half as strongly
-# as $v_1$ (section 4) and, on this sample, change the face's attributes much as $v_1$ does: the
-# same strongest attribute, a similar size, no cleaner (section 5).
+# **Does a profile with one sign change shift the face?** Row factor 1 and column factor 2 each
+# change sign once (section 4). If "a one-signed profile times a one-sign-change profile is a
+# shift" held, (0, 0, 2) (row factor 0 (x) column factor 2) would move the face sideways (pos_x),
+# and (0, 1, 0) (row factor 1 (x) column factor 0) up or down (pos_y). Two tests, each against 2x the
+# blurred max. The table gives, for each rank-1 direction, the sign changes of its (row, column)
+# profiles, and for pos_x and pos_y the effect followed by the two changes it averages (at
+# $\alpha = -2$ / $+2$); a linear shift would move the two ways by similar amounts.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+px, py = list(ll.ATTRIBUTES).index("pos_x"), list(ll.ATTRIBUTES).index("pos_y")
+dx, dy = out["delta"]["pos_x"], out["delta"]["pos_y"]  # (direction, alpha)
+print(f"{'direction':10s} {'sign changes':>12}  {'pos_x (-2 / +2)':>22}  {'pos_y (-2 / +2)':>22}  strongest")
+for k, (a, b, col) in enumerate(index):
+    e, i, ch = effects[1 + k], 1 + k, (profile_shape(factors[4][:, b])[0], profile_shape(factors[5][:, col])[0])
+    print(f"{str(index[k]):10s} {str(ch):>12}  {e[px]:+6.2f} ({dx[i, 0]:+.2f} / {dx[i, 1]:+.2f})"
+          f"  {e[py]:+6.2f} ({dy[i, 0]:+.2f} / {dy[i, 1]:+.2f})  {list(ll.ATTRIBUTES)[which[i]]} {strongest[i]:.2f}")
+sideways, updown = effects[1 + index.index((0, 0, 2)), px].abs(), effects[1 + index.index((0, 1, 0)), py].abs()
+print(f"(0, 0, 2) moves pos_x by >= 2x the blurred max: {bool(sideways >= 2 * top)} ({sideways / top:.1f}x)")
+print(f"(0, 1, 0) moves pos_y by >= 2x the blurred max: {bool(updown >= 2 * top)} ({updown / top:.1f}x)")
+print("largest |pos_x| among the 5:", index[int(effects[1:6, px].abs().argmax())],
+      "| second:", index[int(effects[1:6, px].abs().argsort(descending=True)[1])])
+i = 1 + index.index((0, 0, 2))
+others = effects[i].abs().clone(); others[px] = 0
+print(f"(0, 0, 2) also moves {list(ll.ATTRIBUTES)[others.argmax()]} by {others.max():.2f} "
+      f"({(others > 0.05).sum()} other attributes by more than 0.05)")
+both = dx[i].abs().min() / dx[i].abs().max()
+print(f"(0, 0, 2) moves the face both ways (smaller side >= half the larger, as a linear shift would): "
+      f"{bool(both >= 0.5)} ({both:.2f})")
+
+# %% [markdown]
+# One of the two passes, and only in part: (0, 0, 2) moves the face sideways, by the most of the
+# five (and more than $v_1$ does), but only one way: at $+2$ it jumps right, at $-2$ it does not
+# move (the smaller side is 0.01 of the larger, printed), which is not what a linear shift does. The
+# other does not pass: (0, 1, 0) leaves pos_y where it was (0.01; its strongest effect, on eye size,
+# is at the blurred max, not 2x above it). And the second-largest sideways move comes from
+# (0, 2, 0), whose profiles have no left-right structure at all (a row profile times the one-signed
+# column factor 0; but two thirds of its response is its $v_1$ part, section 4, and $v_1$ moves
+# pos_x): the shape of a factor does not predict which attribute moves. Of the other rank-1 edits,
+# (0, 0, 0), a brightening of the whole face region, moves skin tone most, and (0, 0, 1) mouth
+# opening; both under 2x the blurred max (printed above). None of the five is a single-attribute
+# edit: (0, 0, 2) also moves other attributes (printed).
+
+# %% [markdown]
+# ## 6. What HOSVD adds, what it does not, and how it would scale
+#
+# **It adds** a readable account of *where* $J$'s structure is. The input side is compressible: one
+# colour combination, brightness, carries 86% of the energy; the row and column factors are broad,
+# smooth profiles over the face. The $4 \times 4$ bottleneck positions and the 128 channel
+# combinations are not compressible, and the positions read the image with only weak locality
+# (15-24% of each one's sensitivity in its own patch, against 6% for an even spread). At tiny
+# budgets (up to $k = 32$ here) the Tucker model stores $J$ better than the flattened SVD (section 3).
 #
 # **It does not** compress $J$ better at useful budgets: from the crossover on, the flattened SVD
-# captures more energy per stored number (HOOI does not change that at the first such budget),
-# because $J$'s strongest directions are not sums of a few separable pieces. It does not replace
-# $v_1$ as the direction of largest response (no direction beats $s_1$). And it needs the *dense* $J$
-# (2,048 backward passes here, the slow cell), where `pullback` needs the few dozen matrix-free
-# products printed in section 4; at the size of the talk's Stable Diffusion example
-# ($8 \cdot 8 \cdot 1280 = 81{,}920$ by $256 \cdot 256 \cdot 3 = 196{,}608$) the dense tensor would
-# take 64 GB in float32. All of this is one sample at one timestep: the single-sample edit
-# comparison is an observation, not a law.
+# captures more energy per stored number, and three HOOI sweeps do not change that at $k$ = 64, 128,
+# 256 (HOOI stops at a stationary point, so this is "no Tucker model we computed", not a proof). Its
+# top rank-1 direction edits like $v_1$ because two thirds of its response is its $v_1$ part, and
+# what it adds to $v_1$ edits within the range of blurred noise. The factors are not "a bump and
+# its derivatives" (only the first derivative shows, in part), and of the two shift-like rank-1
+# directions one moves the face, one way only, and the other does not move it.
+#
+# **One open lead.** (0, 0, 2), nearly orthogonal to $v_1$, moved the face sideways more than $v_1$
+# did (2.8x the blurred max against 2.4x), one way only and with other attributes moving too. We
+# compared it with $v_1$ alone, not with Park's $v_2, v_3, \dots$, and tested 7 directions on one
+# sample at one timestep: it is an observation to repeat on other samples and timesteps, not a
+# finding.
+#
+# **Cost.** *This code* needs the dense $J$: one vector-Jacobian product per entry of $h$ (2,048
+# here), where `pullback` needed the 16 products printed in section 4. That is a
+# limit of the code, not of HOSVD: randomized and sketched Tucker methods (Minster, Saibaba & Kilmer
+# 2020, *Randomized algorithms for low-rank tensor decompositions in the Tucker format*, SIMODS;
+# Sun, Guo, Luo, Tropp & Udell 2020, *Low-rank Tucker approximation of a tensor from streaming data*,
+# SIMODS) build the factors and the core from products of the tensor with random test matrices;
+# with test matrices that are Kronecker/Khatri-Rao products of small ones per mode, every such
+# product of $J$ is a $Jv$ or a $J^\top u$, the same products `pullback` uses. That is how the talk's
+# question would be answered at full scale, where the dense tensor costs tens of thousands of
+# vector-Jacobian products and gigabytes of memory (computed from the shapes below; this notebook
+# does not implement a sketched Tucker model).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for label, h_shape, x_shape in (("this notebook's J", model.h_shape, model.sample_shape),
+                                ("SD-2.1-base (latent 4x64x64, h 1280x8x8)", (1280, 8, 8), (4, 64, 64)),
+                                ("Park's CelebA-HQ DDPM, 256 px (h 512x8x8)", (512, 8, 8), (3, 256, 256))):
+    m, n = math.prod(h_shape), math.prod(x_shape)
+    print(f"{label:42s} {m:6,d} x {n:7,d} = {m * n:13,d} entries: {4 * m * n / 1e9:6.2f} GB in float32, "
+          f"{m:,} vector-Jacobian products")

@@ -12,8 +12,8 @@ import latentlab as ll
 from latentlab.geometry import pullback
 from latentlab.hosvd import (
     best_ranks, energy_table, flattened_energy, hosvd, hosvd_energies,
-    jacobian_gain, jacobian_tensor, mode_spectra, rank1_directions, svd_params, tucker_energy, tucker_params,
-    tucker_to_tensor,
+    jacobian_gain, jacobian_tensor, mode_spectra, own_patch_share, profile_shape, random_directions,
+    rank1_directions, sensitivity_maps, svd_params, tucker_energy, tucker_params, tucker_to_tensor,
 )
 from latentlab.metrics import edit_attributes
 from latentlab.probe import Probe, ProbeConfig
@@ -214,6 +214,84 @@ def test_rank1_directions_are_separable_unit_images_with_the_core_energy_as_gain
     assert gains[0] <= torch.linalg.svdvals(J.reshape(256, -1))[0] + 1e-10  # no direction beats v_1
 
 
+def test_a_direction_splits_into_its_v1_part_and_a_part_whose_response_is_orthogonal_to_u1(small):
+    """The notebook's arithmetic: for w orthogonal to v_1, J w is orthogonal to u_1, so
+    ||J v||^2 = cos^2 s_1^2 + ||J w||^2, checked against the dense SVD of the flattened J."""
+    model, x, J = small
+    M = J.reshape(math.prod(model.h_shape), -1)
+    svd = torch.linalg.svd(M, full_matrices=False)
+    v1, u1, s1 = svd.Vh[0], svd.U[:, 0], svd.S[0]
+    v = torch.randn(M.shape[1], generator=gen(12), dtype=torch.float64)
+    v = v / v.norm()
+    c = v @ v1
+    w = v - c * v1
+    assert abs(u1 @ (M @ w)) < 1e-10 * s1
+    gain_v, gain_w = jacobian_gain(J, torch.stack([v, w]).reshape(2, *model.sample_shape))
+    assert (gain_v**2).item() == pytest.approx(((c * s1) ** 2 + gain_w**2).item(), rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- reading the factors and baselines
+
+
+def test_profile_shape_counts_the_sign_changes_of_known_profiles():
+    x = torch.linspace(0, 1, 41, dtype=torch.float64)[1:-1]
+    for m in (1, 2, 3, 4):
+        u = torch.sin(math.pi * m * x)  # m - 1 sign changes inside (0, 1)
+        changes, first, last = profile_shape(u, rel=0.2)
+        assert changes == m - 1
+        big = [i for i in range(len(u)) if abs(u[i]) >= 0.2 * u.abs().max()]
+        assert (first, last) == (big[0], big[-1])
+    u = torch.zeros(30, dtype=torch.float64)
+    u[8:20] = 1.0
+    u[[2, 4, 25]] = torch.tensor([-0.05, 0.05, -0.1], dtype=torch.float64)  # small noise: ignored at rel 0.2
+    assert profile_shape(u) == (0, 8, 19)
+    assert profile_shape(u, rel=0.04) == (2, 2, 25)  # -, +, +..., -: two changes once the noise counts
+
+
+def test_sensitivity_maps_and_own_patch_share_against_loops():
+    J = torch.randn(5, 2, 3, 3, 4, 6, generator=gen(13), dtype=torch.float64)
+    maps = sensitivity_maps(J)
+    assert maps.shape == (2, 3, 4, 6)
+    share = own_patch_share(maps)
+    for i in range(2):
+        for j in range(3):
+            m = sum(J[c, i, j, k] ** 2 for c in range(5) for k in range(3))
+            torch.testing.assert_close(maps[i, j], m)
+            own = m[2 * i:2 * i + 2, 2 * j:2 * j + 2].sum() / m.sum()  # patches of 2 x 2 pixels
+            assert share[i, j].item() == pytest.approx(own.item(), rel=1e-12)
+    assert maps.sum().item() == pytest.approx(J.square().sum().item(), rel=1e-12)
+    local = torch.zeros(2, 3, 4, 6)
+    for i in range(2):
+        for j in range(3):
+            local[i, j, 2 * i:2 * i + 2, 2 * j:2 * j + 2] = 1.0
+    torch.testing.assert_close(own_patch_share(local), torch.ones(2, 3))
+    torch.testing.assert_close(own_patch_share(torch.ones(2, 3, 4, 6)), torch.full((2, 3), 1 / 6))
+
+
+def toeplitz_gaussian(n: int, sigma: float) -> torch.Tensor:
+    """Oracle: the n x n matrix of a Gaussian blur truncated at 3 sigma with zero padding."""
+    r = math.ceil(3 * sigma)
+    K = torch.zeros(n, n)
+    for a in range(n):
+        for b in range(n):
+            if abs(a - b) <= r:
+                K[a, b] = math.exp(-((a - b) ** 2) / (2 * sigma**2))
+    return K
+
+
+@pytest.mark.parametrize("blur", [0.0, 1.0, 2.5])
+def test_random_directions_are_blurred_noise_of_unit_norm(blur):
+    shape = (3, 10, 12)
+    V = random_directions(5, shape, blur=blur, generator=gen(14))
+    z = torch.randn(5, *shape, generator=gen(14))  # the same draws
+    if blur:
+        z = toeplitz_gaussian(10, blur) @ z @ toeplitz_gaussian(12, blur).T  # rows, then columns
+    expected = z / z.flatten(1).norm(dim=1)[:, None, None, None]
+    torch.testing.assert_close(V, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(V.flatten(1).norm(dim=1), torch.ones(5))
+    assert not torch.allclose(V, random_directions(5, shape, blur=blur, generator=gen(15)))
+
+
 # ----------------------------------------------------------------------------- DDIM from x_t and edits
 
 
@@ -279,6 +357,24 @@ def test_bad_input_names_the_argument():
         rank1_directions(*hosvd(X, (2, 2, 2)), k=9, in_modes=2)
     with pytest.raises(ValueError, match=r"V must have shape \(k, 4, 5\)"):
         jacobian_gain(X, torch.randn(1, 5, 4), in_modes=2)
+    with pytest.raises(ValueError, match="u must be a non-empty 1-D float tensor"):
+        profile_shape(torch.ones(2, 2))
+    with pytest.raises(ValueError, match="u must be finite and not all zero"):
+        profile_shape(torch.zeros(3))
+    with pytest.raises(ValueError, match=r"rel must be a number in \(0, 1\]"):
+        profile_shape(torch.ones(3), rel=0)
+    with pytest.raises(ValueError, match="J must have 6 modes"):
+        sensitivity_maps(X)
+    with pytest.raises(ValueError, match="H_h dividing H"):
+        own_patch_share(torch.ones(3, 2, 4, 4))
+    with pytest.raises(ValueError, match="maps must be non-negative"):
+        own_patch_share(-torch.ones(2, 2, 4, 4))
+    with pytest.raises(ValueError, match="n must be a positive int, got 0"):
+        random_directions(0, (3, 4, 4))
+    with pytest.raises(ValueError, match=r"shape must be \(C, H, W\)"):
+        random_directions(1, (4, 4))
+    with pytest.raises(ValueError, match="blur must be a finite number >= 0"):
+        random_directions(1, (3, 4, 4), blur=-1.0)
     model = ll.tiny_model()
     with pytest.raises(ValueError, match="directions must have shape"):
         edit_attributes(model, Probe(ProbeConfig.tiny()), torch.zeros(model.sample_shape), T, torch.zeros(2, 3, 8, 8))
