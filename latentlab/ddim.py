@@ -160,8 +160,11 @@ def ddim_sample(
             (e.g. an x_t edited at one step, as in Park et al.) and only the steps from it down run.
         clip: clip P_t as the scheduler's config says (None, the default), always (True: as the
             scheduler would with clip_sample=True, or its dynamic thresholding if configured) or
-            never (False). Use False to regenerate an x_T from `ddim_invert`: the inversion's P_t lies
-            far outside [-1, 1] at large t, and clipping it breaks the round trip.
+            never (False). Use False to regenerate an x_T from `ddim_invert`: the inversion inverts
+            the unclipped step, and a sampler that clips is a different map, so it does not retrace
+            the inverted trajectory. (P_t leaves [-1, 1] at large t on every trajectory, sampling
+            from noise included: bundled model, 16 samples, t = 980, 49 % of the entries, up to 22;
+            the clip changes the step wherever it does.)
         return_trajectory: also return `[x_T, ..., x_0]` (steps + 1 tensors).
         callback: called once per step with `{"x", "i", "t", "P_t", "eps", "h"}`.
         progress: show a tqdm progress bar.
@@ -224,13 +227,19 @@ def ddim_invert(
 ) -> Tensor | tuple[Tensor, list[Tensor]]:
     """Deterministic DDIM inversion (Song et al. 2021, Sec. 4.3: Eq. 12 with eta = 0, run forward).
 
-    Walks the sampler's grid backwards: from the level of `t - T/steps` to the level of `t`, with
-    eps evaluated at `t`, so that `ddim_sample(model, ddim_invert(model, x0, s), s, clip=False)`
-    gives back x0 up to the discretisation error (smaller with more steps). P_t is not clipped
-    here, and must not be on the way back: along an inverted trajectory P_t leaves [-1, 1] (by
-    t = 900 it reaches about 60 on the bundled model), so a sampler that clips it, as diffusers'
-    default `clip_sample=True` does, regenerates a different image (bundled model, 16 renders,
-    50 steps: median PSNR 31 dB with `clip=False`, 16 dB with the scheduler's clipping).
+    The sampling step from t to t_prev (eta = 0, unclipped) solved for x_t is
+    `x_t = sqrt(a_t) (x_prev - sqrt(1 - a_prev) eps) / sqrt(a_prev) + sqrt(1 - a_t) eps` with
+    `eps = eps_theta(x_t, t)`, which needs the x_t it is solving for; inversion uses
+    `eps_theta(x_prev, t)` instead (the noise predicted at the current, less noisy state, with the
+    next timestep). Walking the sampler's grid backwards this way, from x_0 to the level of its
+    first timestep, `ddim_sample(model, ddim_invert(model, x0, s), s, clip=False)` gives back x0
+    up to the error of that approximation (smaller with more steps).
+
+    The sampler must not clip P_t on the way back: this inverts the unclipped step, and a sampler
+    that clips P_t to [-1, 1] (diffusers' default `clip_sample=True`) is a different map wherever
+    P_t leaves that range, which it does at large t (along an inverted trajectory even more than
+    from noise: bundled model, 16 renders, t = 980, 87 % of the entries, up to 114). Bundled model,
+    16 renders, 50 steps: median PSNR 31 dB with `clip=False`, 16 dB with the scheduler's clipping.
 
     >>> from latentlab import tiny_model
     >>> m = tiny_model(); x0 = torch.zeros(3, 16, 16)

@@ -21,19 +21,23 @@
 #
 # 1. **the faces world**: a procedural data set of cartoon faces whose attributes we know exactly;
 # 2. **the bundled model**: a small diffusers `UNet2DModel` trained on it, shipped in `data/faces32`;
-# 3. **DDIM**, written as the sum of two parts, the predicted clean image $P_t$ and the direction
-#    to $x_t$, $D_t$, which is the form Asyrp's asymmetric reverse process edits.
+# 3. **DDIM**, written as the sum of two parts, the predicted clean image $P_t$ and the "direction
+#    pointing to $x_t$", $D_t$, which is the form Asyrp's asymmetric reverse process edits; and DDIM
+#    run backwards, which turns a given face into the noise that regenerates it.
 #
-# It ends with the model's quality, measured against the faces world.
+# It ends with the model's quality, measured against the faces world, and with what 64 samples can
+# and cannot tell.
 
 # %%
 # %config InlineBackend.figure_format = "png"
 import matplotlib.pyplot as plt
 import torch
 import latentlab as ll
-from latentlab.plot import show_images, show_rows, show_attribute_sweeps
+from latentlab.plot import show_images, show_rows, show_attribute_sweeps, show_unet, show_channels, show_ks
+from latentlab.quality import (psnr, image_correlation, neighbour_correlation, probe_accuracy, model_quality,
+                               null_quality, ks_critical_value, proportion_critical_difference)
 plt.rcParams["figure.dpi"] = 72
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # the models here are small: one thread is steadier on a small or shared machine
 
 # %% [markdown]
 # ## 1. The faces world
@@ -41,8 +45,8 @@ torch.set_num_threads(2)
 # `ll.render_faces(n, seed=...)` draws `n` faces. Each attribute is drawn uniformly from its range
 # (`glasses` is 0 or 1); any of them can be pinned, e.g. `render_faces(8, smile=1.0)`. The
 # attributes mirror the CelebA-HQ edits of the papers: smile, glasses, hair colour, skin tone, ...
-# The renderer is vectorised (tens of thousands of faces per second), so the model trains on fresh
-# faces at every step and never sees the same face twice.
+# The renderer is vectorised and fast, so the model trains on fresh faces at every step and never
+# sees the same face twice.
 
 # %%
 for name, (lo, hi) in ll.ATTRIBUTES.items():
@@ -64,121 +68,333 @@ show_attribute_sweeps(seed=3);
 # ## 2. The bundled model
 #
 # A diffusers `UNet2DModel` at 32 px with a `DDIMScheduler` (diffusers' defaults: 1,000 training
-# steps, linear betas, `clip_sample=True`). Its middle block, the **h-space** the whole course studies,
-# is a 4 x 4 bottleneck. `python -m latentlab.train` retrains it (the README has the recipe).
+# steps, linear betas, `clip_sample=True`; printed below). `python -m latentlab.train` retrains it
+# (the README has the recipe).
 
 # %%
+# NBVAL_CHECK_OUTPUT
 model = ll.load_model()
 n_params = sum(p.numel() for p in model.unet.parameters())
 print(f"{n_params / 1e6:.2f} M parameters; x: {model.sample_shape}; h: {model.h_shape}")
+c = model.scheduler.config
+print(f"scheduler: {c.num_train_timesteps} steps, {c.beta_schedule} betas {c.beta_start}..{c.beta_end}, "
+      f"clip_sample={c.clip_sample}")
 
 # %% [markdown]
-# Sixteen samples, 50 DDIM steps from Gaussian noise (`eta = 0`: deterministic):
+# The U-Net takes $x_t$ and $t$ and predicts the noise $\epsilon$ in $x_t$. The picture is drawn from
+# the model's own config (`model.unet.config`): on the way down the channels widen and every block
+# but the last halves the resolution, on the way up the reverse. Every block on the way down stores
+# tensors (the **skip connections**, dashed) that the block at the same resolution on the way up
+# concatenates to its input (`conv_in`, before the first block, stores one too). At the bottom sits
+# the middle block; its output is **h**, the "h-space" the whole course studies (Asyrp): apart from
+# the time embedding, the one input of the decoder that is not a skip connection.
+
+# %%
+show_unet(model);
+
+# %% [markdown]
+# `ll.h_of(model, x_t, t)` runs the U-Net only up to the end of the middle block. For four of the
+# renders above, noised to $t = 200$ (`ll.q_sample`, seeded), h is one 4 x 4 map per channel; the
+# eight channels that vary most over these four faces (red positive, blue negative, one colour scale
+# per channel):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x_200 = ll.q_sample(model, x[:4], 200, generator=torch.Generator().manual_seed(0))
+h = ll.h_of(model, x_200, 200)
+print(f"h: {tuple(h.shape)}, {h[0].numel()} numbers per face (the image has {x[0].numel()})")
+
+# %%
+show_channels(h, images=x[:4]);
+
+# %% [markdown]
+# Sixteen samples, 50 DDIM steps from Gaussian noise (`eta = 0`: deterministic). `callback`
+# receives every step (the state `x`, the timestep `t`, the predicted noise `eps` and $P_t$), which
+# section 3 uses.
 
 # %%
 x_T = torch.randn(16, *model.sample_shape, generator=torch.Generator().manual_seed(0))
-samples = ll.ddim_sample(model, x_T, steps=50, progress=False)
+record = []
+samples = ll.ddim_sample(model, x_T, steps=50, callback=record.append, progress=False)
 show_images(samples, nrow=16, scale=0.7);
 
 # %% [markdown]
 # ## 3. DDIM in two parts
 #
-# With $a_t$ the cumulative product of $1-\beta$ at step $t$ and $\epsilon = \epsilon_\theta(x_t, t)$,
-# one DDIM step is
+# Write $a_t$ for the cumulative product $\prod_{s \le t}(1 - \beta_s)$ of the training schedule, so
+# that a clean image noised to step $t$ is $x_t = \sqrt{a_t}\,x_0 + \sqrt{1 - a_t}\,z$. A 50-step run
+# visits every 20th timestep (980, 960, ..., 0); from $t$ it steps to $t_{prev} = t - 20$ (the last
+# step, at $t = 0$, goes to $x_0$, with $a_{prev} = 1$). With $\epsilon = \epsilon_\theta(x_t, t)$ one DDIM step is
 #
-# $$x_{t-1} = \sqrt{a_{t-1}}\;\underbrace{\frac{x_t - \sqrt{1-a_t}\,\epsilon}{\sqrt{a_t}}}_{P_t(\epsilon):\ \text{predicted } x_0}
-# \; + \; \underbrace{\sqrt{1 - a_{t-1} - \sigma_t^2}\;\epsilon}_{D_t(\epsilon):\ \text{direction to } x_t} \; + \; \sigma_t z .$$
+# $$x_{t_{prev}} = \sqrt{a_{prev}}\;\underbrace{\frac{x_t - \sqrt{1-a_t}\,\epsilon}{\sqrt{a_t}}}_{P_t(\epsilon):\ \text{predicted } x_0}
+# \; + \; \underbrace{\sqrt{1 - a_{prev} - \sigma_t^2}\;\epsilon}_{D_t(\epsilon):\ \text{direction pointing to } x_t} \; + \; \sigma_t z ,
+# \qquad \sigma_t = \eta \sqrt{\frac{1 - a_{prev}}{1 - a_t}} \sqrt{1 - \frac{a_t}{a_{prev}}} ,$$
+#
+# with $z$ fresh Gaussian noise. $\eta = 0$ (used throughout) gives $\sigma_t = 0$: deterministic
+# DDIM; $\eta = 1$ gives DDPM's random step.
+#
+# Why "direction pointing to $x_t$": by the definition of $P_t$, $x_t = \sqrt{a_t}\,P_t +
+# \sqrt{1 - a_t}\,\epsilon$. The current state is the predicted clean image plus noise along
+# $\epsilon$, so $\epsilon$ points from the (scaled) clean image to $x_t$. The step keeps both parts
+# and re-weights them for the less noisy level: $\sqrt{a_{prev}}$ on $P_t$, $\sqrt{1 - a_{prev}}$ on
+# $\epsilon$ (with $\eta = 0$).
 #
 # `ll.P_t` and `ll.D_t` are these two functions; `ddim_sample` is exactly this loop, and with no
-# edit it equals diffusers' `DDIMScheduler.step` (the tests check it to 1e-5). Asyrp edits only the
-# $P_t$ term; that is notebook 04. The `callback` sees every step, so we can watch $P_t$ sharpen
-# from a blurry average face into the final sample while $x_t$ is still mostly noise:
+# edit it equals diffusers' `DDIMScheduler.step` (the unit tests check it). Asyrp edits only the
+# $P_t$ term; a later notebook does that. The bundled scheduler also **clips** $P_t$ to $[-1, 1]$
+# before the step (diffusers' default).
+#
+# One sample's trajectory: the top row is the state *after* each step (at level $t_{prev}$; the last
+# column is the sample $x_0$), the bottom row $P_t$ as the step used it, clipped:
 
 # %%
-record = []
-x0 = ll.ddim_sample(model, x_T[:1], steps=50, callback=record.append, progress=False)
 pick = [0, 10, 20, 30, 40, 45, 49]
 show_rows({
-    "x_t": torch.stack([record[i]["x"][0] for i in pick]),
-    "P_t": torch.stack([record[i]["P_t"][0] for i in pick]),
+    "x after the step": torch.stack([record[i]["x"][0] for i in pick]),
+    "P_t (clipped)": torch.stack([record[i]["P_t"][0] for i in pick]),
 }, col_titles=[f"t={record[i]['t']}" for i in pick]);
 
 # %% [markdown]
-# ## 4. Inversion
-#
-# Run DDIM backwards (`eta = 0`, forward in t) and a real image becomes an $x_T$ that regenerates it:
-# `ddim_sample(model, ddim_invert(model, x0, s), s, clip=False)` gives back `x0` up to the
-# discretisation error. Note `clip=False`: the bundled scheduler clips $P_t$ to $[-1, 1]$ when it
-# samples from noise (diffusers' default), but along an inverted trajectory $P_t$ leaves that range
-# at large t, and clipping it on the way back regenerates a different face. This is how the editing
-# notebooks edit *given* faces, not only samples.
+# At $t = 980$ the $P_t$ picture is clipped noise, not a face; a blurry face appears by $t = 780$.
+# The reason is in the formula: $P_t = x_t / \sqrt{a_t} - \sqrt{(1 - a_t)/a_t}\;\epsilon$, so any
+# error in the predicted noise reaches $P_t$ multiplied by $\sqrt{(1 - a_t)/a_t}$. Before the clip,
+# over all 16 samples:
 
 # %%
-faces, _ = ll.render_faces(6, seed=11)
+# NBVAL_CHECK_OUTPUT
+a = model.scheduler.alphas_cumprod
+x_before = [x_T] + [r["x"] for r in record[:-1]]  # the state each step starts from
+print("   t   sqrt((1-a)/a)   share of P_t outside [-1, 1]   largest |P_t|")
+for i in pick:
+    t = record[i]["t"]
+    raw = ll.P_t(x_before[i], record[i]["eps"], a[t])  # P_t before the scheduler clips it
+    amplification, outside = ((1 - a[t]) / a[t]).sqrt(), (raw.abs() > 1).float().mean()
+    print(f"{t:4d}  {amplification:14.1f}  {outside:29.2f}  {raw.abs().max():14.1f}")
+
+# %% [markdown]
+# The amplification, measured where the truth is known: noise 16 renders to $t$ with a known $z$,
+# and compare the model's $\epsilon$ with $z$ and its $P_t$ with the render. The baseline is the
+# error of always answering with the average of the 16 faces (a blurry average face):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+clean, _ = ll.render_faces(16, seed=5)
+rms = lambda d: d.pow(2).mean().sqrt().item()  # noqa: E731
+baseline = rms(clean - clean.mean(0))
+print(f"error of the average face: {baseline:.2f}")
+print("   t   eps error   x sqrt((1-a)/a)   = P_t error   P_t error / average face's")
+for t in (980, 780, 580, 380):
+    x_t = ll.q_sample(model, clean, t, generator=torch.Generator().manual_seed(t))
+    z = (x_t - a[t].sqrt() * clean) / (1 - a[t]).sqrt()  # the noise q_sample drew
+    eps = ll.eps_of(model, x_t, t)
+    err_p = rms(ll.P_t(x_t, eps, a[t]) - clean)
+    print(f"{t:4d}  {rms(eps - z):10.4f}  {((1 - a[t]) / a[t]).sqrt():16.1f}  {err_p:12.2f}  {err_p / baseline:26.1f}")
+
+# %% [markdown]
+# At $t = 980$ the noise prediction is off by about 1 % (rms 0.0125), and 130 times that is an
+# error in $P_t$ 5 times the average face's: noise, which the clip then cuts to $[-1, 1]$. At
+# $t = 780$ the noise prediction is no better (rms 0.0186), but the factor is 22, and $P_t$'s error
+# is 1.3 times the average face's: the blurry face of the picture. From $t = 580$ on $P_t$ beats the
+# average face (0.6 of its error).
+#
+# ## 4. Inversion
+#
+# Run the step backwards (`eta = 0`, forward in $t$) and a real image becomes an $x_T$ that
+# regenerates it. Solving the step from $t$ to $t_{prev}$ for $x_t$ gives
+#
+# $$x_t = \sqrt{a_t}\;\frac{x_{t_{prev}} - \sqrt{1 - a_{prev}}\;\epsilon}{\sqrt{a_{prev}}} + \sqrt{1 - a_t}\;\epsilon,
+# \qquad \epsilon = \epsilon_\theta(x_t, t),$$
+#
+# which needs the $x_t$ it is solving for. DDIM inversion (`ll.ddim_invert`) uses
+# $\epsilon_\theta(x_{t_{prev}}, t)$ instead: the noise predicted at the current, less noisy state.
+# The round trip `ddim_sample(model, ddim_invert(model, x0, s), s, clip=False)` therefore gives back
+# `x0` only up to the error of that approximation, which the PSNR below measures.
+#
+# Note `clip=False`. The reason is not that $P_t$ leaves $[-1, 1]$ only on inverted trajectories:
+# it leaves it when sampling from noise too (49 % of the entries at $t = 980$ in the table above).
+# The reason is that `ddim_invert` inverts the **unclipped** step; a
+# sampler that clips $P_t$ is a different map wherever the clip acts, so it does not retrace the
+# inverted trajectory. This is how the editing notebooks edit *given* faces, not only samples.
+#
+# 16 renders, inverted with 50 steps and regenerated; six of them shown. The $x_T$ rows show
+# $x_T / 2.5$ clipped to $[-1, 1]$, so that the values $\pm 2.5$ of a standard Gaussian fill the
+# colour range (0 is mid-grey); the Gaussian $x_T$ of the samples above is shown the same way.
+
+# %%
+faces, _ = ll.render_faces(16, seed=11)
 x_inv = ll.ddim_invert(model, faces, steps=50, progress=False)
 recon = ll.ddim_sample(model, x_inv, steps=50, clip=False, progress=False)
 clipped = ll.ddim_sample(model, x_inv, steps=50, progress=False)
-show_rows({"face": faces, "x_T": x_inv.clamp(-2.5, 2.5) / 2.5, "rebuilt": recon, "rebuilt, P_t clipped": clipped});
+show_rows({"face": faces[:6], "inverted x_T": x_inv[:6].clamp(-2.5, 2.5) / 2.5,
+           "Gaussian x_T": x_T[:6].clamp(-2.5, 2.5) / 2.5, "rebuilt": recon[:6],
+           "rebuilt, P_t clipped": clipped[:6]});
 
 # %% [markdown]
-# Peak signal-to-noise ratio of the round trip (higher is better; at 30 dB or more a
-# reconstruction is hard to tell apart by eye, which is the goal), and the same with clipping:
+# The inverted $x_T$ is not Gaussian noise: it keeps the face. Per image: its standard deviation,
+# the correlation of each pixel with its right-hand neighbour, and its correlation with the face it
+# came from, for the 16 inverted faces and for the 16 Gaussian $x_T$ of section 2 (Gaussian noise:
+# 1, 0 and 0, up to chance); the range over the 16 images:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from latentlab.quality import psnr
-median_psnr = psnr(recon, faces).median().item()
-print(f"median PSNR of the round trip: {median_psnr:.0f} dB; >= 30 dB (hard to tell apart): {median_psnr >= 30}")
-clipped_psnr = psnr(clipped, faces).median().item()
-print(f"with P_t clipped on the way back: {clipped_psnr:.0f} dB; at least 10 dB worse: {median_psnr - clipped_psnr >= 10}")
+summary = {}
+for name, z in (("inverted x_T", x_inv), ("Gaussian x_T", x_T)):
+    summary[name] = {"std": z.flatten(1).std(1), "neighbour correlation": neighbour_correlation(z),
+                     "correlation with the face": image_correlation(z, faces)}
+    ranges = [f"{k} {v.min().item():.2f} to {v.max().item():.2f}" for k, v in summary[name].items()]
+    print(f"{name}: " + ", ".join(ranges))
+inv, gau = summary["inverted x_T"], summary["Gaussian x_T"]
+no_overlap = (inv["std"].max() < gau["std"].min()
+              and inv["neighbour correlation"].min() > gau["neighbour correlation"].max()
+              and inv["correlation with the face"].min() > gau["correlation with the face"].max())
+print("every inverted x_T has a smaller std and larger correlations than every Gaussian one:", bool(no_overlap))
 
 # %% [markdown]
+# So an edit that starts from an inverted face starts from an $x_T$ unlike the Gaussian noise the
+# model samples from: an edit measured on samples need not carry over to inverted faces, and has to
+# be checked on them too.
+#
+# Peak signal-to-noise ratio of the round trip (higher is better). The goal is a median of at least
+# 30 dB (a common rule of thumb for hard to tell apart by eye). The baselines: the same with
+# clipping on the way back, and a different face (each face against the next one):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+p_rt, p_clip, p_other = psnr(recon, faces), psnr(clipped, faces), psnr(faces.roll(1, 0), faces)
+med = p_rt.median().item()
+print(f"round trip: median {med:.1f} dB over {len(faces)} faces, {med - 30:+.1f} dB from the 30 dB goal; "
+      f"{(p_rt >= 30).sum().item()} of {len(faces)} faces reach 30 dB (lowest {p_rt.min().item():.1f} dB)")
+print(f"with P_t clipped on the way back: median {p_clip.median().item():.1f} dB; "
+      f"a different face: {p_other.median().item():.1f} dB")
+print(f"median >= 30 dB: {med >= 30}; clipped at least 10 dB worse: {med - p_clip.median().item() >= 10}")
+
+# %% [markdown]
+# The median meets the goal by a margin of 1.0 dB, and 3 of the 16 faces fall short (the lowest by
+# 1.2 dB): the inversion is good, not exact. With clipping the regenerated faces are 15.7 dB from
+# the originals: 4 dB closer than a different face, 15 dB worse than the round trip, as the picture
+# shows (other hair, other backgrounds).
+#
 # ## 5. How good is the model?
 #
 # The faces world lets us measure quality against ground truth, with the attribute probe
-# (`ll.load_probe()`, a small CNN that reads every attribute off an image; R^2 >= 0.98 per attribute
-# on fresh renders) as the instrument:
-#
-# - **attribute fidelity**: the probe's readings on samples and on renders should have the same
-#   distribution: Kolmogorov-Smirnov distance **<= 0.1** per attribute;
-# - **on-manifold error**: re-render each sample from the attributes the probe reads off it; the
-#   median per-pixel MSE should be **at most 2x** the same figure for real renders;
-# - **Frechet distance** in the probe's feature space, against the floor set by two independent sets
-#   of renders.
-#
-# Here on 64 samples with 20 steps so the notebook stays fast; `benchmarks/model_quality.py` runs the
-# same code on 1,000 DDIM-50 samples (its figures are in the README). At 64 samples the 0.1 goal
-# cannot be checked: two sets of 64 drawn from the *same* distribution are further apart than 0.1
-# most of the time. What 64 samples can check is the weaker claim that no attribute's distribution
-# differs *detectably*: each KS distance below the 5 % critical value of the two-sample test,
-# $1.36\sqrt{2/64} = 0.24$.
-
-# %%
-probe = ll.load_probe()
-from latentlab.quality import model_quality
-q = model_quality(model, probe, n=64, steps=20, n_invert=8, progress=False)
+# (`ll.load_probe()`, a small CNN that reads every attribute off an image) as the instrument. First
+# the instrument itself, on 500 fresh renders: R^2 per continuous attribute (goal >= 0.98) and the
+# accuracy on glasses (goal >= 0.99):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-critical = 1.36 * (2 / 64) ** 0.5
-ks_ok = {k: v <= critical for k, v in q["ks"].items()}
-print(f"KS below the 5% critical value {critical:.2f} for", sum(ks_ok.values()), "of", len(ks_ok), "attributes; above:", [k for k, ok in ks_ok.items() if not ok])
-ms, mr = q["rerender_mse"]
-print(f"re-render MSE ratio (samples / renders) <= 2: {ms / mr <= 2}")
-
-# %%
-for k, v in q["ks"].items():
-    print(f"KS {k:12s} {v:.2f}")
-print(f"glasses rate: samples {q['glasses_rate'][0]:.2f}, renders {q['glasses_rate'][1]:.2f}")
-print(f"re-render MSE: samples {ms:.4f}, renders {mr:.4f}")
-print(f"Frechet distance: {q['frechet'][0]:.3f} (floor {q['frechet'][1]:.3f})")
+probe = ll.load_probe()
+acc = probe_accuracy(probe, n=500)
+r2 = {k: v for k, v in acc.items() if k != "glasses"}
+worst_r2 = min(r2, key=r2.get)
+print(f"lowest R^2 {r2[worst_r2]:.3f} ({worst_r2}), glasses accuracy {acc['glasses']:.3f}; "
+      f"goals met: {min(r2.values()) >= 0.98 and acc['glasses'] >= 0.99}")
 
 # %% [markdown]
-# Here the weaker claim fails for one attribute: the face's horizontal position `pos_x` (KS
-# above 0.24, with 20 sampling steps). On 64 samples the KS distances move by several hundredths from
-# run to run, and on 1,000 DDIM-50 samples pos_x is among the best-matched attributes (KS 0.05). On 1,000 DDIM-50 samples (`benchmarks/model_quality.py`, in the README) the bundled model meets the KS
-# goal for 8 of 10 attributes; the two it misses, eye size (0.12) and mouth opening (0.14), are the
-# smallest details of a face, a pixel or two at 32 px. Its re-render MSE is 2.8x that of renders
-# (goal: 2x; with the 20 steps used here it is further off) and its Frechet distance 1.4x the floor: close to the faces world, not yet
-# indistinguishable from it. Later notebooks check every edit with the probe, so they rely on the
-# attributes the model does reproduce.
+# Then the model's samples, three ways:
+#
+# - **attribute fidelity**: the probe's readings on samples and on renders should have the same
+#   distribution, per attribute; the Kolmogorov-Smirnov (KS) distance is the largest vertical gap
+#   between the two empirical distribution functions;
+# - **on-manifold error**: re-render each sample from the attributes the probe reads off it; the
+#   median per-pixel MSE should be at most 2x the same figure for real renders;
+# - **Frechet distance** in the probe's 256 features, the FID idea with the probe in place of
+#   Inception.
+#
+# Here on 64 samples with 20 steps so the notebook stays fast (`benchmarks/model_quality.py` runs
+# the same code on 1,000 DDIM-50 samples). At 64 samples every figure moves by chance, so each gets
+# a baseline: `null_quality` computes the same figures between two independent sets of 64 *renders*,
+# 40 times. Both sets come from the faces world itself, so everything in it is chance.
+
+# %%
+q = model_quality(model, probe, n=64, steps=20, n_invert=8, progress=False)
+null = null_quality(probe, n=64, repeats=40, progress=False)
+
+# %% [markdown]
+# **The tests.** The README's goal, KS at most 0.1 per attribute, cannot be checked at 64 samples
+# (the first line below: most null distances are above 0.1; at the benchmark's 1,000 samples the
+# 5 % critical value is below 0.1, so there it can). What 64 samples can check is whether
+# any attribute's distribution differs *detectably*. That is a **family** of 11 tests: 10 KS
+# distances and the glasses rate. Run each at 5 % and a perfect model would still fail at least one
+# in up to $1 - 0.95^{11}$ of runs (independent tests); the null runs count how often that happens
+# here. So the family gets **Bonferroni's** correction: each test at $\alpha = 0.05 / 11$, which
+# keeps the chance of any false alarm in the family at most 5 %. The critical values, computed:
+#
+# - KS, two samples of $n = m = 64$: $c(\alpha)\sqrt{(n + m)/(n m)}$ with $c(\alpha) =
+#   \sqrt{-\ln(\alpha/2)/2}$, the asymptotic (large-sample) formula; the unit tests check it against
+#   the exact two-sample distribution, under which it is valid at these sizes;
+# - glasses rate: the two-proportion z-test's critical difference
+#   $z_{1-\alpha/2}\sqrt{r(1 - r)(1/n + 1/m)}$ at the pooled rate $r = 0.5$, its widest.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+n_tests, n = 11, 64
+alpha = 0.05 / n_tests
+ks_05, ks_crit = ks_critical_value(n, n, 0.05), ks_critical_value(n, n, alpha)
+g_05, g_crit = proportion_critical_difference(n, n, 0.05), proportion_critical_difference(n, n, alpha)
+null_ks = torch.stack(list(null["ks"].values()))  # (10 attributes, 40 null runs)
+print(f"null runs: share of KS distances above 0.1: {(null_ks > 0.1).float().mean():.2f}; "
+      f"5 % critical value at 1,000 samples: {ks_critical_value(1000, 1000, 0.05):.2f}")
+print(f"each test at 5 %: KS critical {ks_05:.2f}, glasses {g_05:.2f}; at least one false alarm in 1 - 0.95^11 = "
+      f"{1 - 0.95 ** n_tests:.2f} of runs if independent; in the null runs: "
+      f"{((null_ks > ks_05).any(0) | (null['glasses_diff'] > g_05)).sum().item()} of 40")
+print(f"Bonferroni, each test at {alpha:.4f}: KS critical {ks_crit:.2f}, glasses {g_crit:.2f}; in the null runs: "
+      f"{((null_ks > ks_crit).any(0) | (null['glasses_diff'] > g_crit)).sum().item()} of 40")
+
+# %% [markdown]
+# **The model**, against those critical values:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for k, v in q["ks"].items():
+    print(f"KS {k:12s} {v:.2f}  below {ks_crit:.2f}: {v <= ks_crit}")
+gs, gr = q["glasses_rate"]
+print(f"glasses rate: samples {gs:.2f}, renders {gr:.2f}; "
+      f"difference {abs(gs - gr):.2f} below {g_crit:.2f}: {abs(gs - gr) <= g_crit}")
+worst = max(q["ks"], key=q["ks"].get)
+print(f"family of {n_tests}: no detectable difference: {max(q['ks'].values()) <= ks_crit and abs(gs - gr) <= g_crit}; "
+      f"largest KS {q['ks'][worst]:.2f} ({worst}); "
+      f"above the uncorrected {ks_05:.2f}: {[k for k, v in q['ks'].items() if v > ks_05]}")
+
+# %% [markdown]
+# What a KS distance is, for the two attributes with the largest distance here: histograms of the
+# probe's readings, and the two empirical distribution functions with their largest gap (black):
+
+# %%
+top2 = sorted(q["ks"], key=q["ks"].get, reverse=True)[:2]
+show_ks(q["readings"]["samples"], q["readings"]["renders"], top2, critical=ks_crit);
+
+# %% [markdown]
+# No attribute differs detectably at a family-wise 5 %. `pos_x`, the face's horizontal position,
+# is above the uncorrected 5 % value (0.25 against 0.24) and below the corrected one (0.31): in a
+# family of 11 tests, at least one uncorrected alarm came up in 10 of the 40 null runs, so one such
+# distance is not evidence of a defect. This is a weak statement: at 64 samples a KS distance up to
+# 0.31 goes undetected, three times the README's goal.
+#
+# **On-manifold error and Frechet distance**, each against its spread over the 40 null runs:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ms, mr = q["rerender_mse"]
+lo, hi = null["rerender_ratio"].min().item(), null["rerender_ratio"].max().item()
+print(f"re-render MSE: samples {ms:.4f}, renders {mr:.4f}, ratio {ms / mr:.1f} (goal <= 2: {ms / mr <= 2}); "
+      f"render/render ratios in the null runs {lo:.2f}-{hi:.2f}, ratio above them all: {ms / mr > hi}")
+fd = q["frechet"][0]
+lo, hi = null["frechet"].min().item(), null["frechet"].max().item()
+print(f"Frechet distance: samples/renders {fd:.2f}; render/render in the null runs {lo:.2f}-{hi:.2f}; "
+      f"inside that range: {lo <= fd <= hi}")
+
+# %% [markdown]
+# The re-render error misses its goal: the samples re-render 3x worse than renders, far outside
+# what chance gives between render sets (at most 1.41x). The samples are not exactly on the
+# renderer's faces (with 20 steps here; the benchmark measures DDIM-50).
+#
+# The Frechet distance says nothing at this size: in 256 feature dimensions with 64 samples its
+# estimate is mostly bias (two sets of renders from one distribution are 2 to 5 apart, not 0), and
+# the samples' distance lies inside that range. The benchmark uses 1,000 samples and reports the
+# distance next to its render/render floor, which is how to read it there too.
+#
+# In short, at 64 samples: no attribute's distribution differs detectably (a weak statement, for
+# differences up to 0.31), the re-render error is 3x that of renders (goal 2x, not met), and the
+# Frechet distance cannot tell. Later notebooks check every edit with the probe, each against its
+# own baseline.
