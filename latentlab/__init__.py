@@ -1,14 +1,17 @@
 """latentlab: interpretable latent directions in diffusion models, on a laptop CPU.
 
 Data flows model -> trajectory -> direction -> edit -> measurement:
-`load_model` -> `ddim_sample` / `ddim_invert` -> `pullback` / `eps_jacobian` / PCA -> `ddim_sample(dh=...)`
--> `load_probe`.
+`load_model` -> `ddim_sample` / `ddim_invert` / `h_trajectory` -> `pullback` / `eps_jacobian` /
+`mean_difference` / `paired_direction` / `load_editor` -> `ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
 """
+from .asyrp import Editor, edit_interval, load_editor, train_editor
 from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
+from .directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
 from .faces import ATTRIBUTES, render_faces
 from .geometry import SVD, dense_jacobian, eps_jacobian, pullback, topk_svd
 from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
 from .hspace import eps_of, h_of
+from .metrics import additivity_error, asymmetry, measure_edit, scaling, scaling_r2, sweep
 from .model import Model, forward_ad, load_model, tiny_model
 from .probe import Probe, load_probe
 
@@ -18,5 +21,8 @@ __all__ = [
     "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert",
     "SVD", "topk_svd", "pullback", "eps_jacobian", "dense_jacobian",
     "jacobian_tensor", "hosvd", "energy_table", "rank1_directions",
+    "h_trajectory", "mean_difference", "paired_direction", "StepDirection", "combine",
+    "Editor", "load_editor", "train_editor", "edit_interval",
+    "measure_edit", "scaling", "scaling_r2", "additivity_error", "asymmetry", "sweep",
     "ATTRIBUTES", "render_faces", "Probe", "load_probe",
 ]

@@ -9,12 +9,13 @@ pixel grid, with analytic anti-aliasing (coverage ramps linearly over one pixel)
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["ATTRIBUTES", "BINARY_ATTRIBUTES", "render_faces"]
+__all__ = ["ATTRIBUTES", "BINARY_ATTRIBUTES", "render_faces", "check_goal"]
 
 
 class Range(NamedTuple):
@@ -190,3 +191,16 @@ def render_faces(
             [_draw({k: a[i : i + chunk] for k, a in attrs.items()}, size) for i in range(0, n, chunk)]
         )
     return images, attrs
+
+
+def check_goal(attr: str, goal: float) -> None:
+    """Raise a clear error unless `attr` is a known attribute and `goal` lies in its range."""
+    if attr not in ATTRIBUTES:
+        raise ValueError(f"attr must be one of {', '.join(ATTRIBUTES)}, got {attr!r}")
+    lo, hi = ATTRIBUTES[attr]
+    if isinstance(goal, bool) or not isinstance(goal, (int, float)) or not math.isfinite(goal):
+        raise ValueError(f"goal must be a number in {attr}'s range [{lo}, {hi}], got {goal!r}")
+    if attr in BINARY_ATTRIBUTES and goal not in (lo, hi):
+        raise ValueError(f"goal must be {lo:g} or {hi:g} for the binary attribute {attr}, got {goal!r}")
+    if not lo <= goal <= hi:
+        raise ValueError(f"goal must lie in {attr}'s range [{lo}, {hi}], got {goal!r}")
