@@ -107,8 +107,9 @@ print(f"max |J V - U S| = {svd_err:.1e}")
 # top $v_i$ and $s_i$. (There $G$ is singular: the vectors in the kernel of $J$, met below, have length
 # 0, so strictly it is a degenerate metric.)
 #
-# The unit ball of $G$, $\{v : v^\top G v = 1\}$, is an ellipse with semi-axes $v_i / s_i$: the tangent
-# vectors that $J$ sends to unit length. We check both statements to $10^{-12}$: `torch.linalg.eigh`
+# The unit sphere of $G$, $\{v : v^\top G v = 1\}$ (the boundary of its unit ball
+# $\{v : v^\top G v \le 1\}$), is an ellipse with semi-axes $v_i / s_i$: the tangent vectors that $J$
+# sends to unit length. We check both statements to $10^{-12}$: `torch.linalg.eigh`
 # of $J^\top J$ returns $V$ and $S^2$ (up to the sign of each eigenvector), and $\|Jv\| = 1$ on that
 # ellipse.
 
@@ -122,17 +123,17 @@ vec_err = (eigenvectors * signs - V).abs().max().item()
 
 angle = torch.linspace(0, 2 * math.pi, 200)
 unit_circle = torch.stack([angle.cos(), angle.sin()])  # (2, 200) unit tangent vectors
-metric_ball = V @ (unit_circle / S[:, None])  # {v : v^T G v = 1}, semi-axes v_i / s_i
-ball_err = ((J @ metric_ball).norm(dim=0) - 1).abs().max().item()
+metric_sphere = V @ (unit_circle / S[:, None])  # {v : v^T G v = 1}, semi-axes v_i / s_i
+sphere_err = ((J @ metric_sphere).norm(dim=0) - 1).abs().max().item()
 print(f"eigh(J^T J) against S^2: max error {eig_err:.1e}; against V: max error {vec_err:.1e}")
-print(f"on {{v : v^T G v = 1}}: max | |J v| - 1 | = {ball_err:.1e}")
+print(f"on {{v : v^T G v = 1}}: max | |J v| - 1 | = {sphere_err:.1e}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 print("S =", S.numpy().round(3), " S^2 =", (S**2).numpy().round(3), " eigenvalues of G =", eigenvalues.numpy().round(3))
 print("J V = U S (max error < 1e-12):", svd_err < 1e-12)
 print("eigh(J^T J) gives S^2 and V (max errors < 1e-12):", eig_err < 1e-12 and vec_err < 1e-12)
-print("|J v| = 1 on {v : v^T G v = 1} (max error < 1e-12):", ball_err < 1e-12)
+print("|J v| = 1 on {v : v^T G v = 1} (max error < 1e-12):", sphere_err < 1e-12)
 
 # %% [markdown]
 # ## The SVD draws the pushforward
@@ -141,11 +142,11 @@ print("|J v| = 1 on {v : v^T G v = 1} (max error < 1e-12):", ball_err < 1e-12)
 # $v$), small enough for $\phi$ to stay close to its linearisation: over the circle $\|v\| = 1$, the
 # largest distance between $\phi(p + r v)$ and $\phi(p) + J(r v)$ is under a quarter of the dashed
 # ellipse's shortest semi-axis $r s_2$ (checked below the figure). On the left, at $p$: the unit
-# circle $\|v\| = 1$ (grey), the unit ball of the pulled-back metric $v^\top G v = 1$ (green, semi-axes
+# circle $\|v\| = 1$ (grey), the unit sphere of the pulled-back metric $v^\top G v = 1$ (green, semi-axes
 # $v_i / s_i$) and the right singular vectors $v_i$ (arrows). On the right, at $\phi(p)$: $\phi$ carries
 # the circle to a closed curve (grey, solid); the linearisation $\phi(p) + J(r v)$ maps it to an
 # **ellipse** (dashed) with semi-axes $r s_i u_i$ (arrows), and maps the green ellipse to a circle
-# (green, dotted): $G$'s unit ball is exactly what $J$ sends to unit length.
+# (green, dotted): $G$'s unit sphere is exactly what $J$ sends to unit length.
 
 # %%
 r = 0.4
@@ -154,10 +155,10 @@ linearised = phi(p)[:, None] + J @ (r * unit_circle)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.6))
 left.plot(*(p[:, None] + r * unit_circle), color="0.4", label="|v| = 1")
-left.plot(*(p[:, None] + r * metric_ball), color="C2", label="v^T G v = 1 (axes v_i / s_i)")
+left.plot(*(p[:, None] + r * metric_sphere), color="C2", label="v^T G v = 1 (axes v_i / s_i)")
 right.plot(*image, color="0.4", label="phi(p + r v), |v| = 1")
 right.plot(*linearised, "--", color="k", label="linearised")
-right.plot(*(phi(p)[:, None] + J @ (r * metric_ball)), ":", color="C2", label="J (G's unit ball)")
+right.plot(*(phi(p)[:, None] + J @ (r * metric_sphere)), ":", color="C2", label="J (G's unit sphere)")
 for i, colour in enumerate(["C0", "C1"]):
     left.arrow(*p, *(r * V[:, i]), color=colour, width=0.008, length_includes_head=True, label=f"v{i + 1}")
     right.arrow(*phi(p), *(r * S[i] * U[:, i]), color=colour, width=0.008, length_includes_head=True,
@@ -361,7 +362,16 @@ print(f"which keeps |U_5^T u| / |u| = {(svd.U @ u).norm().item() / u.norm().item
 # eigenvalues $S^2$), $U$ where they go in $h$-space. Here on a tiny random U-Net; notebook 07 calls it
 # on the trained faces model. (`eps_jacobian` does the same for $\partial\varepsilon/\partial h$, Haas et al.)
 # We count its Jacobian products (at `pullback`'s default tolerance, $10^{-4}$) against the
-# $\min(m, n)$ products that the dense Jacobian would take.
+# $\min(m, n)$ products that the dense Jacobian would take, and print whether the iteration converged.
+#
+# This tiny U-Net is in the other regime from the 256 px models above: its $h$ has
+# $m = 16 \cdot 8 \cdot 8 = 1024$ entries and its $x_t$ has $n = 3 \cdot 16 \cdot 16 = 768$ pixels, so
+# $m > n$. Counting dimensions forces no kernel here ($n - m < 0$), and $J$ cannot have full row rank:
+# $J J^+$ projects onto $J$'s column space, at most 768-dimensional in $\mathbb{R}^{1024}$, so
+# $J J^+ \neq I_m$, unlike for the MLP above. (This $J$ has a kernel all the same, for another reason:
+# on its way to $h$ the image passes through the first block's downsampler, 8 channels at
+# $8 \times 8$, 512 numbers, so $\operatorname{rank} J \le 512$ and the kernel has dimension at least
+# $768 - 512 = 256$. The dense $J$, 768 jvps here, shows it after the call.)
 
 # %%
 torch.set_default_dtype(torch.float32)
@@ -371,3 +381,19 @@ directions, info = pullback(model, x_t, t=600, k=3, return_info=True)
 m, n = math.prod(model.h_shape), math.prod(model.sample_shape)
 print("V:", tuple(directions.V.shape), " U:", tuple(directions.U.shape), " S:", directions.S.numpy().round(2))
 print(f"J is m x n = {m} x {n}; pullback took {info['products']} products, the dense J would take {min(m, n)}")
+print(f"converged: {info['converged']}, after {info['iterations']} iterations "
+      f"(residual {info['residual']:.1e} of s_1, tolerance 1e-4)")
+
+# %%
+with ll.forward_ad(model):  # forward-mode AD through the U-Net on the CPU
+    J_unet = dense_jacobian(lambda v: ll.h_of(model, v[None], 600).flatten(), x_t, mode="fwd", chunk_size=128)
+s_unet = torch.linalg.svdvals(J_unet)
+rank_unet = (s_unet > 1e-4 * s_unet[0]).sum().item()  # the rest are float32 round-off
+print(f"dense J: {tuple(J_unet.shape)}; s_512 / s_1 = {(s_unet[511] / s_unet[0]).item():.1e}, "
+      f"s_513 / s_1 = {(s_unet[512] / s_unet[0]).item():.1e}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"pullback converged: {info['converged']}, in {info['iterations']} iterations")
+print(f"rank J = {rank_unet} (singular values above 1e-4 s_1); at most 8 * 8 * 8 = 512: {rank_unet <= 512}")
+print(f"kernel dimension n - rank J = {n - rank_unet}; rank J < m = {m}, so J J^+ != I_m: {rank_unet < m}")
