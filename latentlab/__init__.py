@@ -2,7 +2,7 @@
 
 Data flows model -> trajectory -> direction -> edit -> measurement:
 `load_model` -> `ddim_sample` / `ddim_invert` / `h_trajectory` -> `pullback` / `eps_jacobian` /
-`mean_difference` / `paired_direction` / `load_editor` -> `ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
+`mean_difference` / `paired_direction` / `load_editor` / `pca_directions` / `x_space_guidance` -> `ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
 """
 from .asyrp import Editor, edit_interval, load_editor, train_editor
 from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
@@ -10,9 +10,11 @@ from .directions import StepDirection, combine, h_trajectory, mean_difference, p
 from .faces import ATTRIBUTES, render_faces
 from .geometry import SVD, dense_jacobian, eps_jacobian, pullback, topk_svd
 from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
+from .haas import jacobian_directions, pca_directions, supervised_direction
 from .hspace import eps_of, h_of
 from .metrics import additivity_error, asymmetry, measure_edit, scaling, scaling_r2, sweep
 from .model import Model, forward_ad, load_model, tiny_model
+from .park import edit_and_denoise, linearity_error, move_along, multi_edit, transport, x_space_guidance
 from .probe import Probe, load_probe
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "jacobian_tensor", "hosvd", "energy_table", "rank1_directions",
     "h_trajectory", "mean_difference", "paired_direction", "StepDirection", "combine",
     "Editor", "load_editor", "train_editor", "edit_interval",
+    "pca_directions", "jacobian_directions", "supervised_direction",
+    "x_space_guidance", "move_along", "transport", "edit_and_denoise", "multi_edit", "linearity_error",
     "measure_edit", "scaling", "scaling_r2", "additivity_error", "asymmetry", "sweep",
     "ATTRIBUTES", "render_faces", "Probe", "load_probe",
 ]
