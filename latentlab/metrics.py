@@ -308,7 +308,8 @@ def scaling(model: Model, x_T: Tensor, dh: Tensor | Callable[[int, Tensor], Tens
     results = []
     for c in _bar(scales, progress, "scales"):
         d = (lambda t, h, c=c: c * dh(t, h)) if callable(dh) else c * dh
-        results.append(measure_edit(model, x, d, attr=attr, goal=goal, probe=probe, base=base, **options))
+        edited = base if c == 0 else None  # c = 0 is the unedited run itself
+        results.append(measure_edit(model, x, d, attr=attr, goal=goal, probe=probe, base=base, x0_edit=edited, **options))
     # the change of every sample that can move at all, signed towards the goal, averaged: one number per scale
     sign = torch.sign(torch.as_tensor(goal) - results[0].before[attr])
     movable = right_way(results[0].before[attr], results[0].before[attr], attr, goal)[0]
@@ -332,7 +333,8 @@ def asymmetry(model: Model, x_T: Tensor, dh: Tensor | Callable[[int, Tensor], Te
     """
     probe = load_probe() if probe is None else probe
     x, _ = _check_x(model, x_T, "x_T")
-    asym = measure_edit(model, x, dh, attr=attr, goal=goal, probe=probe, asymmetric=True, **options)
+    base = options.pop("base", None)
+    asym = measure_edit(model, x, dh, attr=attr, goal=goal, probe=probe, asymmetric=True, base=base, **options)
     sym = measure_edit(model, x, dh, attr=attr, goal=goal, probe=probe, asymmetric=False, base=asym.x0, **options)
     return {"asymmetric": asym, "symmetric": sym, "change_ratio": sym.change / asym.change,
             "pixel_ratio": sym.pixel_change / asym.pixel_change}
@@ -349,6 +351,9 @@ def sweep(model: Model, x_T: Tensor, dh: Tensor | Callable[[int, Tensor], Tensor
     probe = load_probe() if probe is None else probe
     x, _ = _check_x(model, x_T, "x_T")
     rows, bases = [], {}
+    if options.get("base") is not None:  # the unedited samples as given, for the t_boost they were sampled with
+        bases[options.get("t_boost", 0)] = options["base"]
+    options.pop("base", None)
     for v in _bar(list(values), progress, name):
         opts = options | {name: int(v)}
         key = opts.get("t_boost", 0)  # the unedited samples depend on t_boost, not on t_edit

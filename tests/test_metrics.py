@@ -89,3 +89,18 @@ def test_measure_edit_samples_with_and_without_the_edit():
     torch.testing.assert_close(r.x0_edit, ll.ddim_sample(model, x_T, 3, dh=dh, t_edit=300, progress=False))
     with pytest.raises(ValueError, match="no right way"):
         r.right_way
+
+
+def test_claim_helpers_accept_precomputed_unedited_samples():
+    model = ll.tiny_model(sample_size=32)
+    probe = LinearProbe()
+    x_T = torch.randn(3, 3, 32, 32, generator=gen(9))
+    base = ll.ddim_sample(model, x_T, 3, progress=False)
+    dh = torch.randn(model.h_shape, generator=gen(10))
+    a = ll.asymmetry(model, x_T, dh, attr="smile", goal=1.0, probe=probe, steps=3, base=base)
+    torch.testing.assert_close(a["symmetric"].x0_edit, ll.ddim_sample(model, x_T, 3, dh=dh, asymmetric=False, progress=False))
+    rows = ll.sweep(model, x_T, dh, "t_edit", [0, 500], attr="smile", goal=1.0, probe=probe, steps=3, base=base, progress=False)
+    assert [r["t_edit"] for r in rows] == [0, 500]
+    s = ll.scaling(model, x_T, dh, [0.0, 1.0, 2.0], attr="smile", goal=1.0, probe=probe, steps=3, base=base, progress=False)
+    assert s["change"][0] == 0.0
+    torch.testing.assert_close(s["results"][2].x0_edit, ll.ddim_sample(model, x_T, 3, dh=2.0 * dh, progress=False))
