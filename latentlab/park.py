@@ -123,17 +123,20 @@ def edit_and_denoise(model: Model, x_t: Tensor, t_edit: int, v: Tensor, *, steps
 
 
 def multi_edit(model: Model, x_t: Tensor, t: int, i: int = 0, *, edits: int = 3, k: int = 3, strength: float = 0.1,
-               n: int = 16, rule: str = "guidance", **svd_options) -> list[Tensor]:
+               n: int = 16, rule: str = "guidance", svd: SVD | None = None, **svd_options) -> list[Tensor]:
     """The talk's multi-edit loop: edit along v_i, recompute the tangent space at the new point,
     carry the chosen h-direction u_i over by `transport`, edit again (`edits` times).
 
     Returns the x_t after each edit (`edits` tensors, one sample's shape). The first edit uses the
-    pullback at x_t; every later one the pullback at the current point with u_i of the first.
+    pullback at x_t (`svd`, if already computed with this k); every later one the pullback at the
+    current point with u_i of the first.
     """
     xb, single = _check_x(model, x_t)
     if len(xb) != 1:
         raise ValueError(f"x_t must be one sample, got a batch of {len(xb)}")
-    svd = pullback(model, xb[0], t, k, **svd_options)
+    svd = pullback(model, xb[0], t, k, **svd_options) if svd is None else svd
+    if len(svd.S) != k:
+        raise ValueError(f"svd must hold k = {k} triplets (the pullback at x_t), got {len(svd.S)}")
     if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < k:
         raise ValueError(f"i must be a direction index from 0 to {k - 1} (k = {k}), got {i!r}")
     if isinstance(edits, bool) or not isinstance(edits, int) or edits < 1:
@@ -148,11 +151,15 @@ def multi_edit(model: Model, x_t: Tensor, t: int, i: int = 0, *, edits: int = 3,
 
 
 @torch.no_grad()
-def linearity_error(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor, steps: Sequence[float]) -> Tensor:
+def linearity_error(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor, steps: Sequence[float], *,
+                    jv: Tensor | None = None, fd_step: float | None = None) -> Tensor:
     """Relative error of f's linearisation along v: `|f(x + s v) - f(x) - s Jv| / |f(x + s v) - f(x)|`.
 
-    J v is a central difference with a step of 1e-3 times the smallest of `steps`; the error is 0
-    for a linear map and grows like the step for a smooth non-linear one.
+    The error is 0 for a linear map and grows like the step for a smooth non-linear one. J v is
+    `jv` if given (exact, e.g. `geometry.jacobian_products(...)[0](v)` for x_t -> h), else a central
+    difference with step `fd_step` (default 1e-3 times the smallest of `steps`). In float32 the
+    difference has a round-off floor of about 0.05 for a U-Net at these steps: pass `jv`, or run
+    the model in float64 (`load_model(dtype=torch.float64)`).
 
     >>> one = torch.ones(1, dtype=torch.float64)
     >>> [round(e, 9) for e in linearity_error(lambda x: 3 * x, one, one, [0.1, 1.0]).tolist()]
@@ -164,8 +171,13 @@ def linearity_error(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor, steps: 
     if not steps or min(steps) <= 0:
         raise ValueError(f"steps must be positive numbers, got {steps}")
     fx = f(x)
-    eps = 1e-3 * min(steps)
-    jv = (f(x + eps * v) - f(x - eps * v)) / (2 * eps)
+    if jv is None:
+        eps = 1e-3 * min(steps) if fd_step is None else float(fd_step)
+        if not eps > 0:
+            raise ValueError(f"fd_step must be a positive number, got {fd_step!r}")
+        jv = (f(x + eps * v) - f(x - eps * v)) / (2 * eps)
+    elif jv.shape != fx.shape:
+        raise ValueError(f"jv must have the shape of f(x), {tuple(fx.shape)}, got {tuple(jv.shape)}")
     errs = []
     for s in steps:
         d = f(x + s * v) - fx

@@ -69,3 +69,17 @@ def test_linearity_error_of_a_linear_map_and_of_the_encoder(model):
 def test_bad_input(model, call, match):
     with pytest.raises(ValueError, match=match):
         call(model, torch.zeros(3, 16, 16))
+
+
+def test_linearity_error_with_an_exact_jv_has_no_difference_floor(model):
+    from latentlab.geometry import jacobian_products
+    x_t, v = torch.randn(3, 16, 16, generator=gen(13)), torch.randn(3, 16, 16, generator=gen(14))
+    jvp, _, _ = jacobian_products(model, x_t, 500)
+    f = lambda z: ll.h_of(model, z, 500)
+    exact = linearity_error(f, x_t, v, [1e-3, 1.0], jv=jvp(v))
+    m64 = ll.Model(model.unet.double(), model.scheduler)  # the float64 oracle: a finite difference without round-off
+    ref = linearity_error(lambda z: ll.h_of(m64, z, 500), x_t.double(), v.double(), [1e-3, 1.0])
+    model.unet.float()
+    torch.testing.assert_close(exact[1].double(), ref[1].double(), rtol=0.05, atol=1e-4)
+    with pytest.raises(ValueError, match="jv must have the shape of f"):
+        linearity_error(f, x_t, v, [1.0], jv=torch.zeros(3))
