@@ -25,18 +25,20 @@ from typing import Sequence
 
 import torch
 from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
-from .directions import StepDirection, h_trajectory, mean_difference
+from .directions import HTrajectory, StepDirection, h_trajectory, mean_difference
 from .geometry import eps_jacobian
 from .model import Model, _check_x
 
 __all__ = ["PCADirections", "pca_directions", "JacobianDirections", "jacobian_directions", "supervised_direction"]
 
 
-def _check_index(i: int, k: int, name: str = "i") -> None:
+def _check_index(i: int, k: int, name: str = "i", what: str = "a direction index") -> None:
     if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < k:
-        raise ValueError(f"{name} must be a direction index from 0 to {k - 1} (k = {k} were computed), got {i!r}")
+        counted = f"k = {k} were computed" if what == "a direction index" else f"{k} in all"
+        raise ValueError(f"{name} must be {what} from 0 to {k - 1} ({counted}), got {i!r}")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class PCADirections:
     sigma: Tensor
     mean: Tensor
     explained: Tensor  # (S, k): share of h's variance each component explains
+    trajectory: HTrajectory | None = None  # the trajectories the PCA was fitted on (h, x0)
 
     @property
     def k(self) -> int:
@@ -69,13 +72,15 @@ def _align_signs(comps: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def pca_directions(model: Model, x_T: Tensor, steps: int = 10, k: int = 5, *, batch_size: int = 64,
-                   progress: bool = True, **sample_options) -> PCADirections:
+def pca_directions(model: Model, x_T: Tensor | None, steps: int = 10, k: int = 5, *, batch_size: int = 64,
+                   trajectory: HTrajectory | None = None, progress: bool = True, **sample_options) -> PCADirections:
     """Haas et al.'s unsupervised directions: a PCA of h at every timestep of the sampler's own trajectories.
 
     Args:
-        x_T: `(N, C, H, W)` starting noise, N > k (Haas et al. use N = 500).
+        x_T: `(N, C, H, W)` starting noise, N > k (Haas et al. use N = 500); None with `trajectory`.
         steps: the DDIM grid (Haas et al.: 10 steps). k: components per timestep.
+        trajectory: trajectories already sampled (`h_trajectory`), to fit on instead of sampling;
+            the result keeps them (`.trajectory`), so supervised directions can use the same h.
         sample_options: to `ddim_sample` (eta, generator, ...).
 
     Returns:
@@ -87,18 +92,26 @@ def pca_directions(model: Model, x_T: Tensor, steps: int = 10, k: int = 5, *, ba
     >>> tuple(pcs.components.shape), tuple(pcs.sigma.shape), pcs.direction(0, 2.0).h_shape
     ((3, 2, 16, 8, 8), (3, 2), (16, 8, 8))
     """
-    xb, _ = _check_x(model, x_T, "x_T")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    if len(xb) <= k:
-        raise ValueError(f"x_T must hold more samples than components: N = {len(xb)} with k = {k}; "
+    if trajectory is None:
+        xb, _ = _check_x(model, x_T, "x_T")
+        n = len(xb)
+    else:
+        if not isinstance(trajectory, HTrajectory) or tuple(trajectory.h.shape[2:]) != tuple(model.h_shape):
+            raise ValueError(f"trajectory must be an HTrajectory of this model (h of shape (N, S, {', '.join(map(str, model.h_shape))}))")
+        n = len(trajectory.h)
+    if n <= k:
+        raise ValueError(f"x_T must hold more samples than components: N = {n} with k = {k}; "
                          f"a PCA of N samples has at most N - 1 informative components")
-    tr = h_trajectory(model, xb, steps, batch_size=batch_size, progress=progress, **sample_options)
+    tr = trajectory if trajectory is not None else h_trajectory(model, xb, steps, batch_size=batch_size,
+                                                                progress=progress, **sample_options)
     N, S = tr.h.shape[:2]
     H = tr.h.flatten(2).transpose(0, 1).double()  # (S, N, D)
     comps, sigma, mean, expl = [], [], [], []
     for s in range(S):
-        pca = PCA(n_components=k, svd_solver="full").fit(H[s].cpu().numpy())
+        with threadpool_limits(torch.get_num_threads()):  # BLAS threads beyond torch's slow a shared machine 10-40x
+            pca = PCA(n_components=k, svd_solver="full").fit(H[s].cpu().numpy())
         comps.append(torch.from_numpy(pca.components_))
         sigma.append(torch.from_numpy(pca.explained_variance_).sqrt())  # s_k / sqrt(N - 1)
         mean.append(torch.from_numpy(pca.mean_))
@@ -106,17 +119,26 @@ def pca_directions(model: Model, x_T: Tensor, steps: int = 10, k: int = 5, *, ba
     dtype, hs = tr.h.dtype, model.h_shape
     comps = _align_signs(torch.stack(comps))
     return PCADirections(tr.timesteps, comps.reshape(S, k, *hs).to(dtype), torch.stack(sigma).to(dtype),
-                         torch.stack(mean).reshape(S, *hs).to(dtype), torch.stack(expl).to(dtype))
+                         torch.stack(mean).reshape(S, *hs).to(dtype), torch.stack(expl).to(dtype), tr)
 
 
 @dataclass
 class JacobianDirections:
     """Right singular vectors of d eps/dh at one step (`V` `(k, *h_shape)`), and the singular values
-    of the same sample's Jacobian at every step of the grid (`S` `(steps, k)`)."""
+    of the same sample's Jacobian at every step of the grid (`S` `(steps, k)`); `V_all`
+    `(steps, k, *h_shape)` keeps every step's vectors (`at_step` picks another step's)."""
     timesteps: Tensor
     t_index: int
     V: Tensor
     S: Tensor
+    V_all: Tensor | None = None
+
+    def at_step(self, t_index: int) -> "JacobianDirections":
+        """The same sample's directions found at another step of the grid (same per-step scales)."""
+        if self.V_all is None:
+            raise ValueError("these JacobianDirections keep one step's vectors only (V_all is None)")
+        _check_index(t_index, len(self.timesteps), "t_index", "a step of the grid")
+        return JacobianDirections(self.timesteps, t_index, self.V_all[t_index], self.S, self.V_all)
 
     @property
     def k(self) -> int:
@@ -151,13 +173,13 @@ def jacobian_directions(model: Model, x_T: Tensor, steps: int = 10, k: int = 3, 
     if isinstance(t_index, bool) or not isinstance(t_index, int) or not 0 <= t_index < len(grid):
         raise ValueError(f"t_index must be a step of the {steps}-step grid, 0 to {len(grid) - 1}, got {t_index!r}")
     _, xs = ddim_sample(model, xb, steps, return_trajectory=True, progress=False)
-    V, S = None, []
+    V, S = [], []
     for s, t in enumerate(tqdm(grid.tolist(), disable=not progress, leave=False, desc="eps Jacobians")):
         svd = eps_jacobian(model, xs[s][0], t, k, **svd_options)
         S.append(svd.S)
-        if s == t_index:
-            V = svd.V
-    return JacobianDirections(grid, t_index, V, torch.stack(S))
+        V.append(svd.V)
+    V_all = torch.stack(V)
+    return JacobianDirections(grid, t_index, V_all[t_index], torch.stack(S), V_all)
 
 
 def supervised_direction(h: Tensor, scores: Tensor, *, top: float = 0.1, project_out: Sequence[Tensor] = ()) -> Tensor:

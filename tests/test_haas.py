@@ -91,3 +91,25 @@ def test_direction_index_past_k(setting):
     _, _, pcs = setting
     with pytest.raises(ValueError, match=r"i must be a direction index from 0 to 2 \(k = 3 were computed\), got 3"):
         pcs.direction(3)
+
+
+def test_pca_on_given_trajectories_equals_sampling_them(setting):
+    model, x_T, pcs = setting
+    tr = ll.h_trajectory(model, x_T, 3, progress=False)
+    again = pca_directions(model, None, 3, k=3, trajectory=tr)
+    torch.testing.assert_close(again.components, pcs.components)
+    assert again.trajectory is tr and pcs.trajectory.h.shape == tr.h.shape
+    with pytest.raises(ValueError, match="more samples than components"):
+        pca_directions(model, None, 3, k=3, trajectory=tr._replace(h=tr.h[:3]))
+
+
+def test_jacobian_directions_keep_every_steps_vectors():
+    model = ll.tiny_model()
+    x_T = torch.randn(3, 16, 16, generator=gen(1))
+    jd = jacobian_directions(model, x_T, 2, k=2, t_index=0, progress=False)
+    other = jd.at_step(1)
+    _, xs = ll.ddim_sample(model, x_T, 2, return_trajectory=True, progress=False)
+    svd = ll.eps_jacobian(model, xs[1], int(jd.timesteps[1]), 2)
+    assert other.t_index == 1 and (other.V.flatten(1) * svd.V.flatten(1)).sum(1).abs().min() > 0.99
+    with pytest.raises(ValueError, match=r"t_index must be a step of the grid from 0 to 1 \(2 in all\)"):
+        jd.at_step(2)
