@@ -134,7 +134,8 @@ class EditResult:
                     "spread": self.spread, "worst_leak": leak[worst], "worst_leak_attr": worst}
         out |= {"pixel_change": self.pixel_change, "manifold_before": float(self.manifold_before.median()),
                 "manifold_after": float(self.manifold_after.median())}
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
+        # the on-manifold errors are ~1e-3: keep three significant digits, not three decimals
+        return {k: (round(v, 6 if k.startswith("manifold") else 3) if isinstance(v, float) else v) for k, v in out.items()}
 
 
 @torch.no_grad()
