@@ -124,6 +124,8 @@ class StepDirection:
 
     Between grid timesteps it interpolates linearly, outside it holds the nearest one, so a
     direction found on a 20-step grid can edit a 50-step run. Scale with `c * d`, add with `d1 + d2`.
+    `directions` may also be `(S, B, *h_shape)`: one direction per sample of a batch of B (then
+    `h_shape` reports `(B, *h_shape)`).
 
     >>> d = StepDirection(torch.tensor([750, 250]), torch.stack([torch.ones(2), torch.zeros(2)]))
     >>> d(500, torch.zeros(4, 2)).tolist(), (2 * d).at(750).tolist()

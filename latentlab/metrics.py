@@ -140,7 +140,7 @@ class EditResult:
 
 @torch.no_grad()
 def measure_edit(
-    model: Model, x_T: Tensor, dh: Tensor | Callable[[int, Tensor], Tensor] | None, *, attr: str | None = None,
+    model: Model, x_T: Tensor | None, dh: Tensor | Callable[[int, Tensor], Tensor] | None, *, attr: str | None = None,
     goal: float | None = None, steps: int = 20, t_edit: int = 0, t_boost: int = 0, asymmetric: bool = True,
     eta: float = 0.0, seed: int = 0, probe: Probe | None = None, base: Tensor | None = None,
     x0_edit: Tensor | None = None, progress: bool = False,
@@ -148,7 +148,8 @@ def measure_edit(
     """Sample `x_T` with and without the edit `dh` (same noise) and read both with the probe.
 
     Args:
-        x_T: `(N, C, H, W)` starting noise (or inverted faces).
+        x_T: `(N, C, H, W)` starting noise (or inverted faces); None when `base` and `x0_edit` are
+            both given (images edited some other way: only the probe runs).
         dh: the edit, as `ddim_sample` takes it (tensor or callable `(t, h) -> dh`); `None` with
             `x0_edit` measures images edited some other way (e.g. Park's x-space edits).
         attr, goal: the target attribute and the value the edit pushes it towards (optional).
@@ -167,7 +168,12 @@ def measure_edit(
     >>> r.pixel_change, r.right_way
     (0.0, 0.0)
     """
-    x, single = _check_x(model, x_T, "x_T")
+    if x_T is None:
+        if base is None or x0_edit is None:
+            raise ValueError("x_T may be None only when base and x0_edit are both given")
+        x = base
+    else:
+        x, single = _check_x(model, x_T, "x_T")
     if (attr is None) != (goal is None):
         raise ValueError(f"attr and goal go together: give both or neither, got attr={attr!r}, goal={goal!r}")
     if attr is not None:

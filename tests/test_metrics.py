@@ -29,7 +29,7 @@ def test_an_exactly_linear_edit_has_r2_one_and_changes_scale():
     changes = [measure_edit(model, x_T, None, attr="smile", goal=1.0, probe=probe, base=base, x0_edit=base + c * v
                             ).delta["smile"].mean().item() for c in scales]
     assert scaling_r2(scales, changes) == pytest.approx(1.0, abs=1e-9)
-    r = measure_edit(model, x_T, None, attr="smile", goal=1.0, probe=probe, base=base, x0_edit=base + 2 * v)
+    r = measure_edit(model, None, None, attr="smile", goal=1.0, probe=probe, base=base, x0_edit=base + 2 * v)
     expected = (probe(base + 2 * v)["smile"] - probe(base)["smile"])
     torch.testing.assert_close(r.delta["smile"], expected)
     assert r.pixel_change == pytest.approx((2 * v).pow(2).mean().sqrt().item(), rel=1e-5)
