@@ -5,6 +5,7 @@ Data flows model -> trajectory -> direction -> edit -> measurement:
 `mean_difference` / `paired_direction` / `load_editor` / `pca_directions` / `x_space_guidance` -> `ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
 """
 from .asyrp import Editor, edit_interval, load_editor, train_editor
+from .compare import compare_methods
 from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
 from .directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
 from .faces import ATTRIBUTES, render_faces
@@ -27,6 +28,7 @@ __all__ = [
     "Editor", "load_editor", "train_editor", "edit_interval",
     "pca_directions", "jacobian_directions", "supervised_direction",
     "x_space_guidance", "move_along", "transport", "edit_and_denoise", "multi_edit", "linearity_error",
+    "compare_methods",
     "measure_edit", "scaling", "scaling_r2", "additivity_error", "asymmetry", "sweep",
     "ATTRIBUTES", "render_faces", "Probe", "load_probe",
 ]

@@ -1,0 +1,61 @@
+"""The comparison protocol on a synthetic case with a known best method: a stand-in probe linear in the
+pixels, a "sampler" x_T -> tanh(x_T), one method whose candidates push along the probe's own weights
+for the attribute (the best possible direction) and one that pushes along random pixels."""
+import pytest
+import torch
+
+import latentlab as ll
+from conftest import LinearProbe, gen
+from latentlab.compare import choose_and_scale, compare_methods
+
+ATTR = "hair_color"
+
+
+def setting():
+    probe = LinearProbe()
+    j = list(ll.ATTRIBUTES).index(ATTR)
+    w = probe.w.detach()[j].reshape(3, 32, 32)
+    w = w / w.pow(2).mean().sqrt()  # unit RMS: pixel change = c exactly
+    r = torch.randn(3, 32, 32, generator=gen(1))
+    r = r / r.pow(2).mean().sqrt()
+    methods = {
+        "probe weights": lambda attr, goal: {"+w": lambda x, c: torch.tanh(x) + c * w, "-w": lambda x, c: torch.tanh(x) - c * w},
+        "random": lambda attr, goal: {"r": lambda x, c: torch.tanh(x) + c * r},
+        "nothing for glasses": lambda attr, goal: {} if attr == "glasses" else {"r": lambda x, c: torch.tanh(x) + c * r},
+    }
+    x_calib = torch.randn(64, 3, 32, 32, generator=gen(2))
+    x_test = torch.randn(128, 3, 32, 32, generator=gen(3))
+    return probe, methods, x_calib, x_test
+
+
+def test_the_known_best_candidate_is_chosen_and_scaled_to_the_budget():
+    probe, methods, x_calib, _ = setting()
+    label, c, changes = choose_and_scale(methods["probe weights"](ATTR, 1.0), x_calib, torch.tanh(x_calib), ATTR, 1.0,
+                                         probe, pixel_budget=0.05)
+    assert label == "+w" and changes["+w"] > 0 > changes["-w"]
+    assert c == pytest.approx(0.05, rel=1e-4)  # unit-RMS direction: the budget is the strength
+
+
+def test_compare_methods_ranks_the_known_best_first():
+    probe, methods, x_calib, x_test = setting()
+    model = ll.tiny_model(sample_size=32)
+    df = compare_methods(model, methods, {ATTR: 1.0, "glasses": 1.0}, x_calib, x_test, pixel_budget=0.05, probe=probe,
+                         base_calib=torch.tanh(x_calib), base_test=torch.tanh(x_test), progress=False)
+    assert len(df) == 5  # 2 attributes x 3 methods, less the one with nothing for glasses
+    hair = df[df.attr == ATTR].set_index("method")
+    assert hair.loc["probe weights", "choice"] == "+w"
+    assert hair.loc["probe weights", "change"] > hair.loc["random", "change"]
+    assert hair.loc["probe weights", "right_way"] > hair.loc["random", "right_way"]
+    assert (df.pixel_change - 0.05).abs().max() < 2e-3  # every method edits by the same budget
+
+
+def test_bad_input():
+    probe, methods, x_calib, x_test = setting()
+    with pytest.raises(ValueError, match="at least one candidate"):
+        choose_and_scale({}, x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, 0.05)
+    with pytest.raises(ValueError, match="pixel_budget must be a positive"):
+        choose_and_scale(methods["random"](ATTR, 1.0), x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, 0.0)
+    with pytest.raises(ValueError, match="changes no pixel"):
+        choose_and_scale({"zero": lambda x, c: torch.tanh(x)}, x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, 0.05)
+    with pytest.raises(ValueError, match="goal must lie in"):
+        compare_methods(ll.tiny_model(sample_size=32), methods, {ATTR: 2.0}, x_calib, x_test, probe=probe, progress=False)
