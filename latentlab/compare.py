@@ -26,7 +26,7 @@ from .metrics import measure_edit
 from .model import Model, _check_x
 from .probe import Probe, load_probe
 
-__all__ = ["EditFn", "choose_and_scale", "compare_methods"]
+__all__ = ["EditFn", "choose_and_scale", "compare_methods", "standard_methods"]
 
 EditFn = Callable[[Tensor, float], Tensor]  # (x_T, strength) -> edited x_0
 
@@ -107,3 +107,152 @@ def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], M
                      "manifold_after": s["manifold_after"], "manifold_before": s["manifold_before"],
                      "seconds": round(time.perf_counter() - start, 1)})
     return pd.DataFrame(rows)
+
+
+def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 20, n_trajectories: int = 128,
+                     seed: int = 0, k: int = 3, k_pca: int = 5, k_transport: int = 8, t_park: int | None = None,
+                     progress: bool = False) -> dict[str, Callable[[str, float], dict[str, EditFn]]]:
+    """The kit's methods as `compare_methods` builders, each with its papers' own settings.
+
+    - mean difference: probe-labelled groups of `n_trajectories` sampler trajectories (above / below
+      the middle of the range), asymmetric, every step; paired: `paired_direction` (64 render pairs);
+    - Asyrp dh and f: the shipped editors (none for other attributes), at their t_edit;
+    - Haas PCA (+- each of `k_pca` components, c sigma_k(t) pc_k(t)), Haas Jacobian (+- v_i of one
+      sample at the middle step, scaled by s_i(t)), Haas supervised (top / bottom 10 %, the other
+      attributes' directions projected out): symmetric steps, every step, as Haas et al.;
+    - Park pullback (guidance) and (move): +- v_i of each sample's own pullback at `t_park` (default
+      0.6 T), signs aligned through h with a reference sample's u_i, x-space guidance (gamma 0.1,
+      16 steps) on c v_i, or x_t + 2 c v_i; Park transported: the reference's u_i carried to each
+      sample (`transport`, k = `k_transport`), then guidance. DDIM continues deterministically
+      (no eta = 1 below 0.2 T, so that the unedited samples are the same run).
+
+    Per-sample results (x_t at t_park, pullbacks) are cached by the x_T tensor passed in, so keep the
+    calibration and held-out tensors alive for the whole comparison.
+    """
+    from .asyrp import load_editor, shipped_editors
+    from .ddim import ddim_timesteps
+    from .directions import StepDirection, h_trajectory, mean_difference, paired_direction
+    from .faces import ATTRIBUTES
+    from .geometry import pullback
+    from .haas import jacobian_directions, pca_directions, supervised_direction
+    from .park import transport, x_space_guidance
+
+    probe = load_probe() if probe is None else probe
+    grid = ddim_timesteps(model, steps).tolist()
+    t_park = min(grid, key=lambda t: abs(t - 0.6 * model.num_train_timesteps)) if t_park is None else t_park
+    if t_park not in grid:
+        raise ValueError(f"t_park must be a timestep of the {steps}-step grid, got {t_park!r}")
+    cache: dict = {}
+
+    def g(offset: int) -> torch.Generator:
+        return torch.Generator().manual_seed(seed * 1000 + offset)
+
+    def towards(attr: str, goal: float) -> float:
+        lo, hi = ATTRIBUTES[attr]
+        return 1.0 if goal > (lo + hi) / 2 else -1.0
+
+    def trajectories():
+        if "tr" not in cache:
+            x = torch.randn(n_trajectories, *model.sample_shape, generator=g(1))
+            cache["tr"] = tr = h_trajectory(model, x, steps, progress=progress)
+            with torch.no_grad():
+                cache["scores"] = {a: v.float() for a, v in probe(tr.x0).items()}
+        return cache["tr"], cache["scores"]
+
+    def h_edit(d, asymmetric: bool = True, t_edit: int = 0) -> EditFn:
+        if isinstance(d, StepDirection):
+            return lambda x, c: ddim_sample(model, x, steps, dh=c * d, t_edit=t_edit, asymmetric=asymmetric, progress=False)
+        return lambda x, c: ddim_sample(model, x, steps, dh=lambda t, h: c * d(t, h), t_edit=t_edit,
+                                        asymmetric=asymmetric, progress=False)
+
+    def mean_diff(attr, goal):
+        tr, scores = trajectories()
+        lo, hi = ATTRIBUTES[attr]
+        labels = scores[attr] > (lo + hi) / 2
+        return {"mean difference": h_edit(towards(attr, goal) * StepDirection(tr.timesteps, mean_difference(tr.h, labels)))}
+
+    def paired(attr, goal):
+        return {"paired": h_edit(towards(attr, goal) * paired_direction(model, attr, steps, n=64, seed=seed))}
+
+    def asyrp(kind):
+        def build(attr, goal):
+            if (attr, float(goal), kind) not in shipped_editors():
+                return {}
+            ed = load_editor(attr, goal, kind)
+            if ed.h_shape != tuple(model.h_shape):  # the shipped editors belong to the bundled model
+                return {}
+            return {f"editor {kind}": h_edit(ed, t_edit=ed.t_edit)}
+        return build
+
+    def haas_pca(attr, goal):
+        if "pca" not in cache:
+            cache["pca"] = pca_directions(model, None, steps, k_pca, trajectory=trajectories()[0])
+        pcs = cache["pca"]
+        return {f"{s}pc_{i + 1}": h_edit(sign * pcs.direction(i), asymmetric=False)
+                for i in range(k_pca) for s, sign in (("+", 1.0), ("-", -1.0))}
+
+    def haas_jacobian(attr, goal):
+        if "jac" not in cache:
+            x = torch.randn(*model.sample_shape, generator=g(2))
+            cache["jac"] = jacobian_directions(model, x, steps, k, t_index=len(grid) // 2, progress=progress)
+        jd = cache["jac"]
+        return {f"{s}v_{i + 1}": h_edit(sign * jd.direction(i), asymmetric=False)
+                for i in range(k) for s, sign in (("+", 1.0), ("-", -1.0))}
+
+    def haas_supervised(attr, goal):
+        tr, scores = trajectories()
+        dirs = {a: supervised_direction(tr.h, scores[a]) for a in ATTRIBUTES}
+        d = supervised_direction(tr.h, scores[attr], project_out=[dirs[a] for a in ATTRIBUTES if a != attr])
+        return {"supervised": h_edit(towards(attr, goal) * StepDirection(tr.timesteps, d), asymmetric=False)}
+
+    def at_t_park(x: Tensor) -> Tensor:
+        key = ("x_t", x.data_ptr(), tuple(x.shape))
+        if key not in cache:
+            _, xs = ddim_sample(model, x, steps, return_trajectory=True, progress=False)
+            cache[key] = xs[grid.index(t_park)]
+        return cache[key]
+
+    def svds(x: Tensor, kk: int) -> list:
+        key = ("svd", kk, x.data_ptr(), tuple(x.shape))
+        if key not in cache:
+            cache[key] = [pullback(model, xt, t_park, kk, seed=seed) for xt in at_t_park(x)]
+        return cache[key]
+
+    def reference():
+        if "ref" not in cache:
+            x = torch.randn(1, *model.sample_shape, generator=g(3))
+            cache["ref"] = pullback(model, at_t_park(x)[0], t_park, k, seed=seed)
+        return cache["ref"]
+
+    def denoise(x_t: Tensor) -> Tensor:
+        return ddim_sample(model, x_t, steps, t_start=t_park, progress=False)
+
+    def park(rule: str):
+        def build(attr, goal):
+            u_ref = reference().U
+
+            def edit_i(i: int, sign: float) -> EditFn:
+                def edit(x, c):
+                    x_t = at_t_park(x)
+                    V = torch.stack([s.V[i] * torch.sign((s.U[i] * u_ref[i]).sum()) for s in svds(x, k)]) * sign
+                    if rule == "guidance":
+                        return denoise(x_space_guidance(model, x_t, t_park, c * V))
+                    return denoise(x_t + 2.0 * c * V)  # x_t + alpha v_i, each sample its own v_i
+                return edit
+            return {f"{s}v_{i + 1}": edit_i(i, sign) for i in range(k) for s, sign in (("+", 1.0), ("-", -1.0))}
+        return build
+
+    def park_transported(attr, goal):
+        u_ref = reference().U
+
+        def edit_i(i: int, sign: float) -> EditFn:
+            def edit(x, c):
+                V = torch.stack([transport(sign * u_ref[i], s) for s in svds(x, k_transport)])
+                return denoise(x_space_guidance(model, at_t_park(x), t_park, c * V))
+            return edit
+        return {f"{s}u_{i + 1}": edit_i(i, sign) for i in range(k) for s, sign in (("+", 1.0), ("-", -1.0))}
+
+    return {"mean difference": mean_diff, "paired": paired, "Asyrp dh": asyrp("dh"), "Asyrp f": asyrp("f"),
+            "Haas PCA": haas_pca, "Haas Jacobian": haas_jacobian, "Haas supervised": haas_supervised,
+            "Park pullback (guidance)": park("guidance"), "Park pullback (move)": park("move"),
+            "Park transported": park_transported}
