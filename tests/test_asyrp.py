@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from conftest import LinearProbe, gen
+from helpers import LinearProbe, gen
 from latentlab.asyrp import DeltaBlock, Editor, EditorConfig, load_editor, save_editor, shipped_editors, train_editor
 from latentlab.directions import StepDirection
 from latentlab.metrics import measure_edit

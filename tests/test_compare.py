@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from conftest import LinearProbe, gen
+from helpers import LinearProbe, gen
 from latentlab.compare import choose_and_scale, compare_methods
 
 ATTR = "hair_color"

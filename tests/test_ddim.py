@@ -5,7 +5,7 @@ import torch
 from diffusers import DDIMPipeline, DDIMScheduler
 
 import latentlab as ll
-from conftest import gen
+from helpers import gen
 
 
 def reference_loop(model, x, steps, eta, generator):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from conftest import gen
+from helpers import gen
 from latentlab.directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
 
 

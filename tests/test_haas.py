@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from conftest import gen
+from helpers import gen
 from latentlab.haas import jacobian_directions, pca_directions, supervised_direction
 
 

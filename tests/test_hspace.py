@@ -5,7 +5,7 @@ from diffusers import UNet2DModel
 
 import latentlab as ll
 from latentlab.hspace import _eps
-from conftest import gen
+from helpers import gen
 
 
 def record_mid_output(model, x, t):

@@ -6,7 +6,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 
 import latentlab as ll
-from conftest import LinearProbe, gen
+from helpers import LinearProbe, gen
 from latentlab.metrics import additivity_error, measure_edit, right_way, scaling_r2
 
 

@@ -6,7 +6,7 @@ import torch
 from diffusers import AutoencoderKL, DDIMPipeline, DDIMScheduler, DDPMScheduler, UNet2DModel
 
 import latentlab as ll
-from conftest import gen
+from helpers import gen
 
 # google/ddpm-cifar10-32's U-Net config as published on the hub (a real config, random weights).
 DDPM_CIFAR10_CONFIG = {

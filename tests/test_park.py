@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from conftest import gen
+from helpers import gen
 from latentlab.park import edit_and_denoise, linearity_error, multi_edit, move_along, transport, x_space_guidance
 
 
