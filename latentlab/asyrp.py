@@ -37,9 +37,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .ddim import P_t, D_t, _alphas, _clip, _to_eps, ddim_timesteps
+from .ddim import P_t, D_t, _alphas, _clip, _to_eps, ddim_sample, ddim_timesteps
 from .directions import _interp
-from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, check_goal
+from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, check_goal, render_faces
 from .hspace import _eps
 from .model import Model, _check_x
 from .probe import Probe, load_probe
@@ -121,7 +121,7 @@ class Editor(nn.Module):
     def __init__(self, config: EditorConfig, h_shape: tuple[int, int, int], timesteps: Tensor):
         super().__init__()
         self.config, self.h_shape = config, tuple(h_shape)
-        self.register_buffer("timesteps", torch.as_tensor(timesteps).long().clone())
+        self.register_buffer("timesteps", torch.as_tensor(timesteps).long().clone(), persistent=False)  # in config.json
         if config.kind == "f":
             self.f = DeltaBlock(h_shape[0], config.temb_dim)
         else:
@@ -139,7 +139,7 @@ class Editor(nn.Module):
         if self.kind == "dh":
             if isinstance(t, Tensor) and t.dim() > 0:
                 if not (t == t.flatten()[0]).all():
-                    raise ValueError("a raw-dh editor takes one timestep per call")
+                    raise ValueError(f"t must be one timestep for a raw-dh editor (an int or equal entries), got {t.unique().tolist()[:5]}")
                 t = t.flatten()[0]
             d = _interp(self.timesteps, self.dh, int(t)).to(hb)
             out = d.expand_as(hb)
@@ -263,10 +263,8 @@ def edit_interval(model: Model, x_T: Tensor, steps: int = 20, *, probe: Probe | 
         normalised distance of P_t and of x_t from the final x_0, and the chosen timesteps (0 where
         the distance never reaches its threshold: then edit at every step, or never boost).
     """
-    from .faces import render_faces
     probe = load_probe() if probe is None else probe
     xb, _ = _check_x(model, x_T, "x_T")
-    from .ddim import ddim_sample
     rec: list[tuple[Tensor, Tensor]] = []
     x0 = ddim_sample(model, xb, steps, progress=False, callback=lambda d: rec.append((d["P_t"], d["x"])))
     size = model.sample_shape[-1]
@@ -301,7 +299,7 @@ def save_editor(editor: Editor, folder: str | Path, command: str | None = None) 
     meta = {"config": asdict(editor.config), "h_shape": list(editor.h_shape),
             "timesteps": editor.timesteps.tolist(), "command": command}
     (folder / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-    state = {k: v.detach().cpu().contiguous() for k, v in editor.state_dict().items() if k != "timesteps"}
+    state = {k: v.detach().cpu().contiguous() for k, v in editor.state_dict().items()}
     save_file(state, folder / "editor.safetensors")
     return folder
 
@@ -313,7 +311,7 @@ def _load_folder(folder: Path) -> Editor:
             raise FileNotFoundError(f"editor file missing: {p}")
     meta = json.loads(cfg_path.read_text())
     editor = Editor(EditorConfig(**meta["config"]), tuple(meta["h_shape"]), torch.tensor(meta["timesteps"]))
-    editor.load_state_dict(load_file(weights), strict=False)
+    editor.load_state_dict(load_file(weights))  # strict: a missing or extra tensor is an error, not a silent zero
     return editor.eval()
 
 
@@ -338,7 +336,13 @@ def load_editor(attr: str, goal: float, kind: str = "f", *, folder: str | Path |
     ('smile', 1.0, 'f', torch.Size([2, 128, 4, 4]))
     """
     if folder is not None:
-        return _load_folder(Path(folder))
+        editor = _load_folder(Path(folder))
+        asked = {"attr": attr, "goal": None if goal is None else float(goal)}  # kind: the folder says which
+        found = {"attr": editor.attr, "goal": editor.goal}
+        for key in ("attr", "goal"):
+            if asked[key] is not None and asked[key] != found[key]:
+                raise ValueError(f"{key}={asked[key]!r} was asked for, but the editor in {folder} has {key}={found[key]!r}")
+        return editor
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     check_goal(attr, goal)

@@ -14,6 +14,7 @@ None of the three papers compares methods on ground truth; the faces world's pro
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, Mapping
 
@@ -51,7 +52,7 @@ def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_cal
         x0 = edit(x_calib, 1.0)
         r = measure_edit(None, None, None, attr=attr, goal=goal, probe=probe, base=base_calib, x0_edit=x0)
         changes[label], edited[label] = r.change, x0
-    label = max(changes, key=lambda k: (changes[k] if changes[k] == changes[k] else -float("inf")))
+    label = max(changes, key=lambda k: -math.inf if math.isnan(changes[k]) else changes[k])  # NaN: nothing could move
     edit, c, p = candidates[label], 1.0, _pixel_change(edited[label], base_calib)
     for _ in range(2):  # secant on c -> pixel change through the origin: exact for a change linear in c
         if p == 0:

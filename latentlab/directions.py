@@ -19,13 +19,15 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from .ddim import ddim_sample, ddim_timesteps
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, render_faces
 from .hspace import h_of
 from .model import Model, _check_x
 
-__all__ = ["HTrajectory", "h_trajectory", "mean_difference", "StepDirection", "paired_direction", "combine"]
+__all__ = ["HTrajectory", "h_trajectory", "mean_difference", "StepDirection", "paired_direction", "combine",
+           "random_direction"]
 
 
 class HTrajectory(NamedTuple):
@@ -60,12 +62,8 @@ def h_trajectory(model: Model, x_T: Tensor, steps: int = 20, *, batch_size: int 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     hs, x0s = [], []
-    chunks = range(0, len(xb), batch_size)
-    try:
-        from tqdm.auto import tqdm
-        chunks = tqdm(chunks, disable=not progress or len(xb) <= batch_size, leave=False, desc="trajectories")
-    except ImportError:  # pragma: no cover
-        pass
+    chunks = tqdm(range(0, len(xb), batch_size), disable=not progress or len(xb) <= batch_size, leave=False,
+                  desc="trajectories")
     for i in chunks:
         rec: list[Tensor] = []
         x0s.append(ddim_sample(model, xb[i:i + batch_size], steps, callback=lambda d: rec.append(d["h"]),
@@ -240,3 +238,28 @@ def paired_direction(model: Model, attr: str, steps: int = 20, *, n: int = 64, l
         h_lo = h_of(model, a.sqrt() * x_lo + (1 - a).sqrt() * z, t)
         dirs.append((h_hi - h_lo).mean(0))
     return StepDirection(grid, torch.stack(dirs))
+
+
+def random_direction(timesteps: Tensor | Sequence[int], norms: Tensor, *, n: int | None = None,
+                     generator: torch.Generator | None = None, h_shape: Sequence[int]) -> StepDirection:
+    """The baseline for an effect: a Gaussian direction with the given norm at every timestep.
+
+    Args:
+        timesteps: `(S,)`; norms: `(S,)`, e.g. `d.norms()` of the direction it is compared with.
+        n: None for one direction, or one independent direction per sample of a batch of n.
+        h_shape: the shape of one h (`model.h_shape`).
+
+    >>> d = random_direction([900, 500], torch.tensor([1.0, 3.0]), h_shape=(2, 2, 2), generator=torch.Generator())
+    >>> [round(x, 4) for x in d.norms().tolist()]
+    [1.0, 3.0]
+    """
+    timesteps = torch.as_tensor(timesteps)
+    norms = torch.as_tensor(norms)
+    if norms.shape != (len(timesteps),):
+        raise ValueError(f"norms must have shape ({len(timesteps)},), one per timestep, got {tuple(norms.shape)}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be None or a positive integer, got {n!r}")
+    z = torch.randn(len(timesteps), *(() if n is None else (n,)), *h_shape, generator=generator)
+    unit = z.flatten(-len(h_shape)).norm(dim=-1)  # (S,) or (S, n)
+    scale = norms if n is None else norms[:, None]
+    return StepDirection(timesteps, z * (scale / unit).reshape(*unit.shape, *(1,) * len(h_shape)))

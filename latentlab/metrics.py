@@ -30,7 +30,7 @@ from .probe import Probe, load_probe
 from .quality import rerender
 
 __all__ = ["EditResult", "measure_edit", "right_way", "scaling_r2", "scaling", "additivity_error", "asymmetry", "sweep",
-           "edit_attributes", "on_manifold_error"]
+           "edit_attributes", "on_manifold_error", "mcnemar"]
 
 
 def _threshold(attr: str) -> float:
@@ -370,3 +370,18 @@ def sweep(model: Model, x_T: Tensor, dh: Tensor | Callable[[int, Tensor], Tensor
         r = measure_edit(model, x, dh, attr=attr, goal=goal, probe=probe, base=bases[key], **opts)
         rows.append({name: int(v), **r.summary()})
     return rows
+
+
+def mcnemar(ok_a: Tensor, ok_b: Tensor) -> float:
+    """Exact two-sided McNemar test of two edits on the same faces: the p-value of the faces only `a`
+    moved against those only `b` moved (a binomial test at 1/2 on the discordant pairs; 1 if none).
+
+    >>> mcnemar(torch.tensor([True] * 5 + [False]), torch.tensor([False] * 6))
+    0.0625
+    """
+    from scipy.stats import binomtest  # scipy comes with scikit-learn
+    ok_a, ok_b = torch.as_tensor(ok_a).bool(), torch.as_tensor(ok_b).bool()
+    if ok_a.shape != ok_b.shape or ok_a.dim() != 1:
+        raise ValueError(f"ok_a and ok_b must be boolean (N,) tensors of the same faces, got {tuple(ok_a.shape)} and {tuple(ok_b.shape)}")
+    a, b = int((ok_a & ~ok_b).sum()), int((ok_b & ~ok_a).sum())
+    return float(binomtest(a, a + b, 0.5).pvalue) if a + b else 1.0

@@ -134,13 +134,13 @@ def multi_edit(model: Model, x_t: Tensor, t: int, i: int = 0, *, edits: int = 3,
     xb, single = _check_x(model, x_t)
     if len(xb) != 1:
         raise ValueError(f"x_t must be one sample, got a batch of {len(xb)}")
-    svd = pullback(model, xb[0], t, k, **svd_options) if svd is None else svd
-    if len(svd.S) != k:
-        raise ValueError(f"svd must hold k = {k} triplets (the pullback at x_t), got {len(svd.S)}")
     if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < k:
         raise ValueError(f"i must be a direction index from 0 to {k - 1} (k = {k}), got {i!r}")
     if isinstance(edits, bool) or not isinstance(edits, int) or edits < 1:
         raise ValueError(f"edits must be a positive integer, got {edits!r}")
+    svd = pullback(model, xb[0], t, k, **svd_options) if svd is None else svd  # checked first: this is the slow part
+    if len(svd.S) != k:
+        raise ValueError(f"svd must hold k = {k} triplets (the pullback at x_t), got {len(svd.S)}")
     u, v, x, out = svd.U[i], svd.V[i], xb[0], []
     for e in range(edits):
         if e > 0:

@@ -51,7 +51,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 import latentlab as ll
-from latentlab.metrics import right_way
+from latentlab.directions import random_direction
+from latentlab.metrics import mcnemar, right_way
 from latentlab.plot import show_channels, show_rows
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
@@ -322,8 +323,7 @@ print("the symmetric edit does less on both counts:", sym.change < asym.change a
 # %%
 def random_like(d, n, seed):
     """n Gaussian directions (one per face), each rescaled to d's norm at every timestep."""
-    z = torch.randn(S, n, *model.h_shape, generator=gen(seed))
-    return ll.StepDirection(tr.timesteps, z * (d.norms()[:, None] / z.flatten(2).norm(dim=2))[..., None, None, None])
+    return random_direction(tr.timesteps, d.norms(), n=n, generator=gen(seed), h_shape=model.h_shape)
 
 
 rand = {key: edit(C * random_like(d, N, 100 + i), key[1], 1.0) for i, (key, d) in enumerate(directions.items())}
@@ -359,10 +359,7 @@ def moved(r, attr):
     return right_way(r.before[attr], r.after[attr], attr, 1.0)
 
 
-def sign_test(ok, ok_base):
-    """Exact two-sided p-value of McNemar's test: faces moved by one edit only, against the other only."""
-    a, b = int((ok & ~ok_base).sum()), int((ok_base & ~ok).sum())
-    return binomtest(a, a + b, 0.5).pvalue if a + b else 1.0
+sign_test = mcnemar  # exact two-sided McNemar: faces moved by one edit only, against the other only
 
 
 alpha = 0.05 / 8

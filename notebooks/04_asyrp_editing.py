@@ -44,7 +44,8 @@ import torch
 from scipy.stats import binomtest
 import latentlab as ll
 from latentlab.asyrp import shipped_editors
-from latentlab.metrics import right_way
+from latentlab.directions import random_direction
+from latentlab.metrics import mcnemar, right_way
 from latentlab.plot import show_images
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
@@ -218,9 +219,7 @@ show_images(grids["glasses"].flatten(0, 1), nrow=5, scale=0.9,
 # %%
 def random_like(norms, n, seed):
     """n Gaussian directions (one per face), rescaled to norms[i] at edited step i."""
-    z = torch.randn(len(steps_t), n, *model.h_shape, generator=gen(seed))
-    z = z * (norms[:, None] / z.flatten(2).norm(dim=2))[..., None, None, None]
-    return ll.StepDirection(torch.tensor(steps_t), z)
+    return random_direction(torch.tensor(steps_t), norms, n=n, generator=gen(seed), h_shape=model.h_shape)
 
 
 envelope = {a: torch.maximum(size[a, "f"], size[a, "dh"]) for a in ("smile", "glasses")}
@@ -250,10 +249,7 @@ def moved(r):
     return right_way(r.before[r.attr], r.after[r.attr], r.attr, r.goal)
 
 
-def sign_test(ok, ok_other):
-    """Exact two-sided p-value of McNemar's test: faces moved by one edit only, against the other only."""
-    a, b = int((ok & ~ok_other).sum()), int((ok_other & ~ok).sum())
-    return binomtest(a, a + b, 0.5).pvalue if a + b else 1.0
+sign_test = mcnemar  # exact two-sided McNemar: faces moved by one edit only, against the other only
 
 
 alpha = 0.05 / 4

@@ -46,7 +46,8 @@ import torch
 from scipy.stats import binomtest
 from threadpoolctl import threadpool_limits
 import latentlab as ll
-from latentlab.metrics import right_way
+from latentlab.directions import random_direction
+from latentlab.metrics import mcnemar, right_way
 from latentlab.plot import show_rows
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
@@ -209,16 +210,12 @@ def what_moves(r):
             "with_sign": delta[:, top] * sign > 0, "pixels": r.pixel_change}
 
 
-def sign_test(ok, ok_other):
-    """Exact two-sided p of McNemar's test: faces moved by one edit only, against the other only."""
-    a, b = int((ok & ~ok_other).sum()), int((ok_other & ~ok).sum())
-    return binomtest(a, a + b, 0.5).pvalue if a + b else 1.0
+sign_test = mcnemar  # exact two-sided McNemar: faces moved by one edit only, against the other only
 
 
 def random_like(d, seed):
     """A Gaussian direction with the per-step norms of d."""
-    z = torch.randn(len(d.timesteps), *model.h_shape, generator=gen(seed))
-    return ll.StepDirection(d.timesteps, z * (d.norms() / z.flatten(1).norm(dim=1)).view(-1, 1, 1, 1))
+    return random_direction(d.timesteps, d.norms(), generator=gen(seed), h_shape=model.h_shape)
 
 
 reference = pcs.direction(0, 5.0)

@@ -111,3 +111,11 @@ def test_shipped_editors_move_their_attribute_the_right_way(bundled, attr, goal,
     ed = load_editor(attr, goal, kind)
     r = measure_edit(model, x_T, ed, attr=attr, goal=goal, steps=10, t_edit=ed.t_edit, probe=probe, base=base)
     assert r.n_movable >= 3 and r.right_way >= 0.5, r.summary()
+
+
+def test_load_from_a_folder_refuses_another_attribute(tmp_path):
+    model = ll.tiny_model(sample_size=32)
+    ed = Editor(EditorConfig(attr="smile", goal=1.0, kind="dh"), model.h_shape, torch.tensor([500]))
+    save_editor(ed, tmp_path / "e")
+    with pytest.raises(ValueError, match=r"attr='glasses' was asked for, but the editor in .* has attr='smile'"):
+        load_editor("glasses", 1.0, folder=tmp_path / "e")

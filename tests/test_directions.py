@@ -98,3 +98,14 @@ def test_step_direction_bad_input():
         StepDirection([500, 500], torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"S = 2 \(one per timestep\)"):
         StepDirection([500, 400], torch.zeros(3, 3))
+
+
+def test_random_direction_has_the_given_norms_and_independent_draws():
+    from latentlab.directions import random_direction
+    norms = torch.tensor([2.0, 5.0])
+    d = random_direction([800, 200], norms, n=3, h_shape=(4, 2, 2), generator=gen(6))
+    assert d.directions.shape == (2, 3, 4, 2, 2)
+    torch.testing.assert_close(d.directions.flatten(2).norm(dim=2), norms[:, None].expand(2, 3))
+    assert abs(float((d.directions[0, 0] * d.directions[0, 1]).sum())) < 2.0 * 2.0  # not the same draw
+    with pytest.raises(ValueError, match=r"norms must have shape \(2,\)"):
+        random_direction([800, 200], torch.ones(3), h_shape=(4, 2, 2))

@@ -104,3 +104,13 @@ def test_claim_helpers_accept_precomputed_unedited_samples():
     s = ll.scaling(model, x_T, dh, [0.0, 1.0, 2.0], attr="smile", goal=1.0, probe=probe, steps=3, base=base, progress=False)
     assert s["change"][0] == 0.0
     torch.testing.assert_close(s["results"][2].x0_edit, ll.ddim_sample(model, x_T, 3, dh=2.0 * dh, progress=False))
+
+
+def test_mcnemar_against_the_binomial_by_hand():
+    from latentlab.metrics import mcnemar
+    a = torch.tensor([True, True, True, False, True, False])
+    b = torch.tensor([False, False, False, True, True, False])
+    assert mcnemar(a, b) == pytest.approx(0.625)  # 3 discordant for a, 1 for b: 2 * P(X <= 1 | Bin(4, 1/2)) = 2 * 5/16
+    assert mcnemar(a, a) == 1.0
+    with pytest.raises(ValueError, match="same faces"):
+        mcnemar(a, b[:3])
