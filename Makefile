@@ -14,8 +14,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Jupyter refuses to run as root ("Running as root is not recommended"), which is what one is in a
+# container: there, and only there, allow it. LAB_ARGS passes more options (e.g. --port=8899 --no-browser).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_ARGS ?=
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/
 
 test: install
 	$(PY) -m pytest

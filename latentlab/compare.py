@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
@@ -27,7 +28,11 @@ from .metrics import measure_edit
 from .model import Model, _check_x
 from .probe import Probe, load_probe
 
-__all__ = ["EditFn", "choose_and_scale", "compare_methods", "standard_methods"]
+__all__ = ["EditFn", "choose_and_scale", "compare_methods", "standard_methods", "shipped_results", "SHIPPED_RESULTS",
+           "intervals", "paired_test"]
+
+#: The comparison's results on the bundled model, as `benchmarks/compare_methods.py` wrote them.
+SHIPPED_RESULTS = Path(__file__).resolve().parent.parent / "data" / "compare"
 
 EditFn = Callable[[Tensor, float], Tensor]  # (x_T, strength) -> edited x_0
 
@@ -65,7 +70,7 @@ def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_cal
 def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], Mapping[str, EditFn]]],
                     goals: Mapping[str, float], x_calib: Tensor, x_test: Tensor, *, pixel_budget: float = 0.15,
                     steps: int = 20, probe: Probe | None = None, base_calib: Tensor | None = None,
-                    base_test: Tensor | None = None, progress: bool = True):
+                    base_test: Tensor | None = None, samples: bool = False, progress: bool = True):
     """Run the protocol for every method and attribute; one row each, as a pandas DataFrame.
 
     Args:
@@ -75,10 +80,16 @@ def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], M
         x_calib, x_test: starting noise of the calibration and held-out sets.
         pixel_budget: the common RMS pixel change every chosen edit is scaled to.
         base_calib, base_test: their unedited x_0 (default: plain DDIM with `steps`).
+        samples: also return the held-out measurements per sample (for paired tests between methods:
+            every method edits the same held-out faces).
 
     Returns:
         DataFrame with columns attr, method, choice, c, change, right_way, k, n_movable, spread,
-        worst_leak, worst_leak_attr, pixel_change, manifold_after, manifold_before, seconds.
+        worst_leak, worst_leak_attr, pixel_change, manifold_after, manifold_before, seconds; with
+        `samples=True` also a long DataFrame with one row per attribute, method and held-out sample:
+        attr, method, sample, movable, right_way (moved towards the goal), change (towards the goal,
+        attribute units), leak (mean |change| of the other attributes, as a fraction of their ranges),
+        pixel_change (RMS).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -90,7 +101,7 @@ def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], M
     xt, _ = _check_x(model, x_test, "x_test")
     base_calib = ddim_sample(model, xc, steps, progress=False) if base_calib is None else base_calib
     base_test = ddim_sample(model, xt, steps, progress=False) if base_test is None else base_test
-    rows = []
+    rows, per_sample = [], []
     jobs = [(a, g, m) for a, g in goals.items() for m in methods]
     for attr, goal, name in tqdm(jobs, disable=not progress, leave=False, desc="methods"):
         start = time.perf_counter()
@@ -107,7 +118,118 @@ def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], M
                      "worst_leak_attr": s["worst_leak_attr"], "pixel_change": s["pixel_change"],
                      "manifold_after": s["manifold_after"], "manifold_before": s["manifold_before"],
                      "seconds": round(time.perf_counter() - start, 1)})
+        if samples:
+            per_sample.append(_per_sample(r, attr, goal, name))
+    table = pd.DataFrame(rows)
+    if samples:
+        return table, (pd.concat(per_sample, ignore_index=True) if per_sample else pd.DataFrame())
+    return table
+
+
+def shipped_results(seed: int = 0):
+    """The shipped run of `benchmarks/compare_methods.py` with `--seed seed`: `(table, samples)`.
+
+    `table` is `compare_methods`'s table (one row per attribute and method), `samples` its per-sample
+    measurements (`samples=True`). Runs with seeds 0 and 1 are shipped (the command that rebuilds
+    them is in the benchmark's docstring and in `data/compare/README.md`).
+
+    >>> table, samples = shipped_results(0)
+    >>> sorted(table.attr.unique())
+    ['glasses', 'hair_color', 'smile']
+    """
+    import pandas as pd
+
+    files = [SHIPPED_RESULTS / f"table_seed{seed}.csv", SHIPPED_RESULTS / f"samples_seed{seed}.csv"]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        have = sorted(int(p.stem.removeprefix("table_seed")) for p in SHIPPED_RESULTS.glob("table_seed*.csv"))
+        raise FileNotFoundError(f"no shipped comparison for seed={seed!r} ({missing[0]} does not exist); "
+                                f"shipped seeds: {have}")
+    return pd.read_csv(files[0]), pd.read_csv(files[1])
+
+
+def _check_samples(samples, attr: str, methods) -> None:
+    need = {"attr", "method", "sample", "movable", "right_way", "change"}
+    if not need <= set(getattr(samples, "columns", ())):
+        raise ValueError(f"samples must be compare_methods' per-sample DataFrame with columns {sorted(need)}")
+    if attr not in set(samples.attr):
+        raise ValueError(f"attr {attr!r} is not in these samples; they have {sorted(set(samples.attr))}")
+    have = set(samples[samples.attr == attr].method)
+    for m in methods:
+        if m not in have:
+            raise ValueError(f"method {m!r} has no samples for {attr}; it has {sorted(have)}")
+
+
+def intervals(samples, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0):
+    """Mean change towards the goal per attribute and method, with a bootstrap interval over the faces.
+
+    Only the faces that can move count (as in `EditResult.change`); resampling them with replacement
+    `n_boot` times gives the percentile interval at `level`.
+
+    Returns:
+        DataFrame: attr, method, n (movable faces), change, lo, hi, right_way (fraction of n).
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"attr": "smile", "method": "m", "sample": range(4), "movable": True,
+    ...                   "right_way": [True, True, True, False], "change": [0.1, 0.2, 0.3, -0.2]})
+    >>> r = intervals(s).iloc[0]
+    >>> int(r.n), float(r.change), float(r.right_way)
+    (4, 0.1, 0.75)
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (attr, method), s in samples[samples.movable.astype(bool)].groupby(["attr", "method"], sort=False):
+        x = s.change.to_numpy(float)
+        boot = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(1)
+        lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+        rows.append({"attr": attr, "method": method, "n": len(x), "change": round(float(x.mean()), 4),
+                     "lo": float(lo), "hi": float(hi), "right_way": float(s.right_way.mean())})
     return pd.DataFrame(rows)
+
+
+def paired_test(samples, attr: str, a: str, b: str) -> dict[str, float]:
+    """Method `a` against method `b` on the same held-out faces (those that can move).
+
+    Two exact or standard paired tests: Wilcoxon's signed-rank test on the per-face change towards
+    the goal, and McNemar's test on moved-the-right-way (`metrics.mcnemar`). Both two-sided.
+
+    Returns:
+        `{"n", "mean_diff", "p_wilcoxon", "k_a", "k_b", "p_mcnemar"}`; mean_diff = mean change of
+        a minus b, k_a / k_b the faces each moved the right way.
+    """
+    from scipy.stats import wilcoxon
+
+    from .metrics import mcnemar
+
+    _check_samples(samples, attr, (a, b))
+    s = samples[(samples.attr == attr) & samples.movable.astype(bool)]
+    sa, sb = (s[s.method == m].set_index("sample").sort_index() for m in (a, b))
+    if not sa.index.equals(sb.index):
+        raise ValueError(f"methods {a!r} and {b!r} were not measured on the same faces")
+    d = sa.change.to_numpy(float) - sb.change.to_numpy(float)
+    p_w = float(wilcoxon(d).pvalue) if (d != 0).any() else 1.0
+    ok_a, ok_b = (torch.tensor(x.right_way.to_numpy(bool)) for x in (sa, sb))
+    return {"n": len(d), "mean_diff": float(d.mean()), "p_wilcoxon": p_w, "k_a": int(ok_a.sum()),
+            "k_b": int(ok_b.sum()), "p_mcnemar": mcnemar(ok_a, ok_b)}
+
+
+def _per_sample(r, attr: str, goal: float, method: str):
+    import pandas as pd
+    from .faces import ATTRIBUTES
+    from .metrics import right_way
+
+    movable, moved = right_way(r.before[attr], r.after[attr], attr, goal)
+    towards = torch.sign(torch.as_tensor(goal) - r.before[attr]) * r.delta[attr]
+    leak = torch.stack([d.abs() / (ATTRIBUTES[k].high - ATTRIBUTES[k].low) for k, d in r.delta.items() if k != attr]).mean(0)
+    pixels = (r.x0_edit - r.x0).pow(2).flatten(1).mean(1).sqrt()
+    return pd.DataFrame({"attr": attr, "method": method, "sample": range(len(towards)), "movable": movable.numpy(),
+                         "right_way": (moved & movable).numpy(), "change": towards.float().numpy(),
+                         "leak": leak.float().numpy(), "pixel_change": pixels.float().numpy()})
 
 
 def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 20, n_trajectories: int = 128,
@@ -125,14 +247,17 @@ def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 2
       0.6 T), signs aligned through h with a reference sample's u_i, x-space guidance (gamma 0.1,
       16 steps) on c v_i, or x_t + 2 c v_i; Park transported: the reference's u_i carried to each
       sample (`transport`, k = `k_transport`), then guidance. DDIM continues deterministically
-      (no eta = 1 below 0.2 T, so that the unedited samples are the same run).
+      (no eta = 1 below 0.2 T, so that the unedited samples are the same run);
+    - random (baseline): +- each of `k_pca` Gaussian h-directions (unit norm at every step),
+      asymmetric, every step: as many candidates as Haas PCA, so the choice on the calibration set
+      favours it as much; what any method must beat.
 
     Per-sample results (x_t at t_park, pullbacks) are cached by the x_T tensor passed in, so keep the
     calibration and held-out tensors alive for the whole comparison.
     """
     from .asyrp import load_editor, shipped_editors
     from .ddim import ddim_timesteps
-    from .directions import StepDirection, h_trajectory, mean_difference, paired_direction
+    from .directions import StepDirection, h_trajectory, mean_difference, paired_direction, random_direction
     from .faces import ATTRIBUTES
     from .geometry import pullback
     from .haas import jacobian_directions, pca_directions, supervised_direction
@@ -206,6 +331,13 @@ def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 2
         d = supervised_direction(tr.h, scores[attr], project_out=[dirs[a] for a in ATTRIBUTES if a != attr])
         return {"supervised": h_edit(towards(attr, goal) * StepDirection(tr.timesteps, d), asymmetric=False)}
 
+    def random(attr, goal):
+        if "random" not in cache:
+            cache["random"] = [random_direction(grid, torch.ones(len(grid)), generator=g(4 + i), h_shape=model.h_shape)
+                               for i in range(k_pca)]
+        return {f"{s}r_{i + 1}": h_edit(sign * d) for i, d in enumerate(cache["random"])
+                for s, sign in (("+", 1.0), ("-", -1.0))}
+
     def at_t_park(x: Tensor) -> Tensor:
         key = ("x_t", x.data_ptr(), tuple(x.shape))
         if key not in cache:
@@ -256,4 +388,4 @@ def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 2
     return {"mean difference": mean_diff, "paired": paired, "Asyrp dh": asyrp("dh"), "Asyrp f": asyrp("f"),
             "Haas PCA": haas_pca, "Haas Jacobian": haas_jacobian, "Haas supervised": haas_supervised,
             "Park pullback (guidance)": park("guidance"), "Park pullback (move)": park("move"),
-            "Park transported": park_transported}
+            "Park transported": park_transported, "random": random}

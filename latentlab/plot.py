@@ -1,5 +1,6 @@
 """Figures the notebooks show: image grids, attribute sweeps, trajectories, the U-Net's layout, the
-channels of h, and two samples' distributions with their KS distance. Matplotlib only."""
+channels of h, two samples' distributions with their KS distance, and the method comparison.
+Matplotlib only."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from .quality import ks_distance
 __all__ = [
     "to_image", "show_images", "show_attribute_sweeps", "show_rows",
     "UNetStage", "UNetSkip", "UNetLayout", "unet_layout", "show_unet", "show_channels", "show_ks",
+    "show_comparison",
 ]
 
 
@@ -325,5 +327,49 @@ def show_ks(a: Mapping[str, Tensor], b: Mapping[str, Tensor], names: Sequence[st
         ax.set_ylabel("fraction <= value", fontsize=7)
         for ax in axes[r]:
             ax.tick_params(labelsize=6)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def show_comparison(iv, baseline: str | None = "random", scale: float = 1.0):
+    """The method comparison: each method's mean change towards the goal with its interval, per attribute.
+
+    `iv` is `compare.intervals(...)`'s DataFrame (attr, method, change, lo, hi), optionally with a
+    `seed` column for repeated runs (drawn side by side, one marker per seed). Methods are sorted by
+    their change in the first seed; the `baseline` method's interval is shaded across the panel.
+
+    >>> import pandas as pd
+    >>> iv = pd.DataFrame({"attr": "smile", "method": ["a", "random"], "change": [0.5, 0.0],
+    ...                    "lo": [0.4, -0.1], "hi": [0.6, 0.1]})
+    >>> fig = show_comparison(iv); plt.close(fig)
+    """
+    need = {"attr", "method", "change", "lo", "hi"}
+    if not need <= set(getattr(iv, "columns", ())):
+        raise ValueError(f"iv must be compare.intervals' DataFrame with columns {sorted(need)}")
+    iv = iv.assign(seed=iv["seed"] if "seed" in iv else 0)
+    seeds = sorted(iv.seed.unique())
+    attrs = list(dict.fromkeys(iv.attr))
+    fig, axes = plt.subplots(1, len(attrs), figsize=(scale * 3.3 * len(attrs), scale * 3.2), squeeze=False)
+    markers = "os^Dv"
+    for ax, attr in zip(axes[0], attrs):
+        a = iv[iv.attr == attr]
+        order = a[a.seed == seeds[0]].sort_values("change").method.tolist()
+        order += [m for m in dict.fromkeys(a.method) if m not in order]
+        y = {m: i for i, m in enumerate(order)}
+        if baseline is not None and baseline in y:
+            b = a[(a.method == baseline) & (a.seed == seeds[0])].iloc[0]
+            ax.axvspan(b.lo, b.hi, color="0.85", lw=0, label=f"{baseline} ({seeds[0]})" if len(seeds) > 1 else baseline)
+        ax.axvline(0, color="0.5", lw=0.6)
+        for j, s in enumerate(seeds):
+            r = a[a.seed == s]
+            ys = np.array([y[m] for m in r.method]) + (j - (len(seeds) - 1) / 2) * 0.25
+            ax.errorbar(r.change, ys, xerr=[r.change - r.lo, r.hi - r.change], fmt=markers[j % 5], ms=3.5, lw=1,
+                        capsize=1.5, label=f"seed {s}" if len(seeds) > 1 else None)
+        ax.set_yticks(range(len(order)), order, fontsize=7)
+        ax.set_title(attr, fontsize=9)
+        ax.set_xlabel("change towards the goal", fontsize=7)
+        ax.tick_params(axis="x", labelsize=6)
+    if len(seeds) > 1 or baseline is not None:
+        axes[0, -1].legend(fontsize=6, frameon=False, loc="lower right")
     fig.tight_layout(pad=0.3)
     return fig

@@ -72,3 +72,58 @@ def test_standard_methods_run_end_to_end_on_a_tiny_model():
     # the shipped editors belong to the bundled model: the other eight methods give a row each
     assert sorted(df.method) == sorted(m for m in methods if not m.startswith("Asyrp"))
     assert (df.pixel_change - 0.05).abs().max() < 0.03
+
+
+def test_per_sample_rows_add_up_to_the_table():
+    probe, methods, x_calib, x_test = setting()
+    model = ll.tiny_model(sample_size=32)
+    df, per = compare_methods(model, methods, {ATTR: 1.0}, x_calib, x_test, pixel_budget=0.05, probe=probe,
+                              base_calib=torch.tanh(x_calib), base_test=torch.tanh(x_test), samples=True, progress=False)
+    assert len(per) == 3 * len(x_test) and set(per.method) == set(df.method)
+    for _, row in df.iterrows():
+        s = per[per.method == row.method]
+        # the probe's readings, recomputed here independently of measure_edit's summary
+        lo, hi = ll.ATTRIBUTES[ATTR]
+        before = probe(torch.tanh(x_test))[ATTR].detach()
+        assert s.movable.sum() == row.n_movable == int((1.0 - before > 0.05 * (hi - lo)).sum())
+        assert s[s.movable].change.mean() == pytest.approx(row.change, abs=1e-3)
+        assert s.right_way.sum() == row.k
+        assert s.pixel_change.mean() == pytest.approx(row.pixel_change, abs=1e-3)
+
+
+def _samples(change_a, change_b, ok_a, ok_b, movable=None):
+    import pandas as pd
+    n = len(change_a)
+    movable = [True] * n if movable is None else movable
+    rows = [pd.DataFrame({"attr": "smile", "method": m, "sample": range(n), "movable": movable, "right_way": ok,
+                          "change": ch}) for m, ch, ok in (("a", change_a, ok_a), ("b", change_b, ok_b))]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_intervals_match_the_normal_approximation_and_skip_faces_that_cannot_move():
+    from latentlab.compare import intervals
+    x = torch.randn(400, generator=gen(7)).double().numpy()
+    s = _samples(list(x) + [100.0], [0.0] * 401, [True] * 401, [False] * 401, movable=[True] * 400 + [False])
+    r = intervals(s).set_index("method").loc["a"]
+    assert r.n == 400 and r.change == pytest.approx(x.mean(), abs=1e-4)  # the immovable outlier is left out
+    half = float(1.96 * x.std(ddof=1) / 400 ** 0.5)
+    assert r.lo == pytest.approx(x.mean() - half, abs=0.15 * half)
+    assert r.hi == pytest.approx(x.mean() + half, abs=0.15 * half)
+    with pytest.raises(ValueError, match="level must lie in"):
+        intervals(s, level=95)
+
+
+def test_paired_test_against_closed_forms():
+    from latentlab.compare import paired_test
+    base = torch.randn(20, generator=gen(8)).tolist()
+    s = _samples([v + 0.5 + 0.01 * i for i, v in enumerate(base)], base, [True] * 20, [False] * 20)
+    r = paired_test(s, "smile", "a", "b")
+    assert r["n"] == 20 and r["mean_diff"] == pytest.approx(0.5 + 0.01 * 9.5)
+    assert r["p_wilcoxon"] == pytest.approx(2 / 2**20)  # every difference positive: the exact two-sided tail
+    assert (r["k_a"], r["k_b"]) == (20, 0) and r["p_mcnemar"] == pytest.approx(2 / 2**20)
+    same = paired_test(_samples(base, base, [True] * 20, [True] * 20), "smile", "a", "b")
+    assert same["p_wilcoxon"] == 1.0 and same["p_mcnemar"] == 1.0
+    with pytest.raises(ValueError, match="method 'c' has no samples"):
+        paired_test(s, "smile", "a", "c")
+    with pytest.raises(ValueError, match="attr 'glasses' is not in these samples"):
+        paired_test(s, "glasses", "a", "b")

@@ -119,3 +119,19 @@ def test_show_channels_picks_the_most_varying_channels():
         show_channels(h, k=11)
     with pytest.raises(ValueError, match="images must have one image per sample of h \\(3\\), got 2"):
         show_channels(h, images=torch.zeros(2, 3, 8, 8))
+
+
+def test_show_comparison_orders_methods_by_change_and_checks_its_input():
+    import pandas as pd
+    from latentlab.plot import show_comparison
+    iv = pd.DataFrame({"attr": ["smile"] * 3 + ["glasses"] * 3, "method": ["a", "b", "random"] * 2,
+                       "change": [0.5, -0.2, 0.0, 0.1, 0.3, 0.0], "lo": [0.4, -0.3, -0.1, 0.0, 0.2, -0.1],
+                       "hi": [0.6, -0.1, 0.1, 0.2, 0.4, 0.1]})
+    fig = show_comparison(pd.concat([iv.assign(seed=0), iv.assign(seed=1)]))
+    smile, glasses = fig.axes
+    assert [t.get_text() for t in smile.get_yticklabels()] == ["b", "random", "a"]  # ascending change
+    assert [t.get_text() for t in glasses.get_yticklabels()] == ["random", "a", "b"]
+    assert smile.get_title() == "smile"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="columns"):
+        show_comparison(iv.drop(columns="lo"))
