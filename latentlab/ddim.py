@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .hspace import _check_dh, _eps
+from .hspace import _check_dh, _eps, _eps_pair
 from .model import Model, _check_t, _check_x
 
 __all__ = ["P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert"]
@@ -112,14 +112,16 @@ def _clip(model: Model, x0: Tensor, clip: bool | None = None) -> Tensor:
     return x0
 
 
-def _check_sampler_args(model: Model, steps: int, eta: float, t_edit: int, t_boost: int) -> None:
-    ddim_timesteps(model, steps)  # validates steps
+def _check_sampler_args(model: Model, steps: int, eta: float, t_edit: int, t_boost: int) -> list[int]:
+    """Validate the sampler's settings; returns the grid (built once: a scheduler per call costs ~0.5 ms)."""
+    grid = ddim_timesteps(model, steps).tolist()  # validates steps
     if not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta < 0:
         raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
     T = model.num_train_timesteps
     for name, v in (("t_edit", t_edit), ("t_boost", t_boost)):
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= T:
             raise ValueError(f"{name} must be an integer timestep in [0, {T}], got {v!r}")
+    return grid
 
 
 @torch.no_grad()
@@ -136,6 +138,7 @@ def ddim_sample(
     asymmetric: bool = True,
     t_start: int | None = None,
     clip: bool | None = None,
+    fused: bool = False,
     return_trajectory: bool = False,
     callback: Callable[[dict], None] | None = None,
     progress: bool = True,
@@ -165,6 +168,13 @@ def ddim_sample(
             the inverted trajectory. (P_t leaves [-1, 1] at large t on every trajectory, sampling
             from noise included: bundled model, 16 samples, t = 980, 49 % of the entries, up to 22;
             the clip changes the step wherever it does.)
+        fused: compute an asymmetric step's two eps (unedited and edited) in one U-Net pass over
+            `[x_t; x_t]` instead of two passes (they see the same x_t; only the decoder sees h + dh).
+            Faster at small batches on a CPU: bundled model, batch 1, one thread, 20 steps edited at
+            every step, 0.69-0.74 of the two-pass time (medians of 12 interleaved runs on a shared
+            2-core machine: 0.90 s against 1.23 s under load 6, 0.50 s against 0.72 s under load 2).
+            Equal to the two passes up to float rounding. Off by default: one pass of batch 2B is
+            still two U-Net evaluations per step, and counts as one call for hooks on the U-Net.
         return_trajectory: also return `[x_T, ..., x_0]` (steps + 1 tensors).
         callback: called once per step with `{"x", "i", "t", "P_t", "eps", "h"}`.
         progress: show a tqdm progress bar.
@@ -176,13 +186,18 @@ def ddim_sample(
     >>> m = tiny_model(); x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     >>> ddim_sample(m, x_T, steps=5, progress=False).shape
     torch.Size([2, 3, 16, 16])
+    >>> dh = torch.randn(m.h_shape, generator=torch.Generator().manual_seed(1))
+    >>> two = ddim_sample(m, x_T, steps=5, dh=dh, progress=False)
+    >>> bool((ddim_sample(m, x_T, steps=5, dh=dh, fused=True, progress=False) - two).abs().max() < 1e-4)
+    True
     """
     x, single = _check_x(model, x_T, "x_T")
-    _check_sampler_args(model, steps, eta, t_edit, t_boost)
+    grid = _check_sampler_args(model, steps, eta, t_edit, t_boost)
     if clip is not None and not isinstance(clip, bool):
         raise ValueError(f"clip must be None (the scheduler's config), True or False, got {clip!r}")
+    if not isinstance(fused, bool):
+        raise ValueError(f"fused must be True or False, got {fused!r}")
     fixed_dh = None if dh is None or callable(dh) else _check_dh(model, dh, x.shape[0])
-    grid = ddim_timesteps(model, steps).tolist()
     if t_start is not None:
         if isinstance(t_start, bool) or not isinstance(t_start, int) or t_start not in grid:
             raise ValueError(f"t_start must be None or a timestep of the {steps}-step grid ({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_start!r}")
@@ -196,10 +211,13 @@ def ddim_sample(
         shift = None
         if editing:  # a callable dh sees the unedited h inside the same pass (the hook records it first)
             shift = (lambda h: _check_dh(model, dh(t, h), x.shape[0], "dh(t, h)")) if callable(dh) else fixed_dh
-        # Without an edit, or with a symmetric one, a single U-Net pass gives everything the step needs.
-        eps_edit = _to_eps(model, _eps(model, x, tb, shift, record=record), x, a_t)
+        if editing and asymmetric and fused:
+            out, out_edit = _eps_pair(model, x, tb, shift, record=record)
+            eps, eps_edit = _to_eps(model, out, x, a_t), _to_eps(model, out_edit, x, a_t)
+        else:  # without an edit, or with a symmetric one, a single U-Net pass gives everything the step needs
+            eps_edit = _to_eps(model, _eps(model, x, tb, shift, record=record), x, a_t)
+            eps = _to_eps(model, _eps(model, x, tb), x, a_t) if editing and asymmetric else eps_edit
         h = record[0]
-        eps = _to_eps(model, _eps(model, x, tb), x, a_t) if editing and asymmetric else eps_edit
         eta_t = 1.0 if t < t_boost else eta
         sigma = sigma_t(a_t, a_prev, eta_t)
         x0 = _clip(model, P_t(x, eps_edit, a_t), clip)

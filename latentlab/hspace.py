@@ -6,9 +6,13 @@ U-Net's forward pass (the papers' code did and broke with later diffusers):
 - `h_of` stops the network right after the middle block (the decoder is never run);
 - `eps_of(dh=...)` replaces the middle block's output by `h + dh` while the skip connections,
   computed by the down blocks before it, keep their values.
+
+A hook acts only on calls from the thread that installed it: a widget's worker thread and a notebook
+cell may then run the same U-Net at once without one's edit leaking into the other's call.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import torch
@@ -24,10 +28,16 @@ class _StopAtH(Exception):
         self.h = h
 
 
-def _call(model: Model, x: Tensor, t: Tensor) -> Tensor:
-    """One U-Net call on a (B, C, H, W) batch; conditional U-Nets get `model.cond`."""
+def _call(model: Model, x: Tensor, t: Tensor, repeat: int = 1) -> Tensor:
+    """One U-Net call on a (B, C, H, W) batch; conditional U-Nets get `model.cond`.
+
+    `repeat`: x holds `repeat` copies of a batch stacked on axis 0, so a per-sample `cond` is repeated too.
+    """
     if model.conditional:
-        cond = model.cond.expand(x.shape[0], *model.cond.shape[1:]) if model.cond.shape[0] == 1 else model.cond
+        if model.cond.shape[0] == 1:
+            cond = model.cond.expand(x.shape[0], *model.cond.shape[1:])
+        else:
+            cond = model.cond.repeat(repeat, *(1,) * (model.cond.dim() - 1)) if repeat > 1 else model.cond
         return model.unet(x, t, encoder_hidden_states=cond, return_dict=False)[0]
     return model.unet(x, t, return_dict=False)[0]
 
@@ -41,8 +51,11 @@ def _mid_block(model: Model):
 
 def _h(model: Model, x: Tensor, t: Tensor) -> Tensor:
     """h for a checked batch; safe under torch.func transforms (no data-dependent checks)."""
+    owner = threading.get_ident()
+
     def stop(module, args, output):
-        raise _StopAtH(output)
+        if threading.get_ident() == owner:
+            raise _StopAtH(output)
 
     handle = _mid_block(model).register_forward_hook(stop)
     try:
@@ -59,7 +72,11 @@ def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None
 
     `dh` may be a callable `h -> dh` (evaluated inside the same pass, so h is computed once).
     """
+    owner = threading.get_ident()
+
     def edit(module, args, output):
+        if threading.get_ident() != owner:
+            return None
         if record is not None:
             record.append(output)
         if dh is None:
@@ -71,6 +88,34 @@ def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None
         return _call(model, x, t)
     finally:
         handle.remove()
+
+
+def _eps_pair(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable, record: list | None = None) -> tuple[Tensor, Tensor]:
+    """(eps, eps_edit) of Asyrp's asymmetric step in one U-Net pass over the batch `[x; x]`.
+
+    Both halves see the same x_t; the mid-block hook adds dh to the second half only, so the first
+    half is the unedited eps and the second `eps_theta(x_t | h_t + dh)` (a callable dh sees the first
+    half's h, which is also what `record` gets). At batch 1 on a CPU one pass of batch 2 costs about
+    0.7 of two passes of batch 1 (bundled model, one thread: 16 ms against 2 x 11.4 ms); the results
+    equal two passes up to float rounding (a batched convolution may sum in another order).
+    """
+    B, owner = x.shape[0], threading.get_ident()
+
+    def edit(module, args, output):  # output (2B, C_h, H_h, W_h): [unedited; to edit]
+        if threading.get_ident() != owner:
+            return None
+        h = output[:B]
+        if record is not None:
+            record.append(h)
+        shift = dh(h) if callable(dh) else dh
+        return torch.cat([h, output[B:] + shift])
+
+    handle = _mid_block(model).register_forward_hook(edit)
+    try:
+        out = _call(model, torch.cat([x, x]), torch.cat([t, t]), repeat=2)
+    finally:
+        handle.remove()
+    return out[:B], out[B:]
 
 
 def _check_dh(model: Model, dh, batch: int, name: str = "dh") -> Tensor | None:
