@@ -9,20 +9,22 @@ from .compare import compare_methods
 from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
 from .directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
 from .faces import ATTRIBUTES, render_faces
-from .geometry import SVD, dense_jacobian, eps_jacobian, pullback, topk_svd
+from .geometry import SVD, dense_jacobian, eps_jacobian, pullback, pullback_spectra, topk_svd
 from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
 from .haas import jacobian_directions, pca_directions, supervised_direction
 from .hspace import eps_of, h_of
 from .metrics import additivity_error, asymmetry, measure_edit, scaling, scaling_r2, sweep
-from .model import Model, forward_ad, load_model, tiny_model
+from . import scale
+from .architectures import random_model
+from .model import Model, forward_ad, latents_of, load_model, pixels_of, tiny_model
 from .park import edit_and_denoise, linearity_error, move_along, multi_edit, transport, x_space_guidance
 from .probe import Probe, load_probe
 
 __all__ = [
-    "Model", "load_model", "tiny_model", "forward_ad",
+    "Model", "load_model", "tiny_model", "forward_ad", "pixels_of", "latents_of", "random_model", "scale",
     "h_of", "eps_of",
     "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert",
-    "SVD", "topk_svd", "pullback", "eps_jacobian", "dense_jacobian",
+    "SVD", "topk_svd", "pullback", "pullback_spectra", "eps_jacobian", "dense_jacobian",
     "jacobian_tensor", "hosvd", "energy_table", "rank1_directions",
     "h_trajectory", "mean_difference", "paired_direction", "StepDirection", "combine",
     "Editor", "load_editor", "train_editor", "edit_interval",

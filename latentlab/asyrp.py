@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +42,9 @@ from .ddim import P_t, D_t, _alphas, _clip, _to_eps, ddim_sample, ddim_timesteps
 from .directions import _interp
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, check_goal, render_faces
 from .hspace import _eps
-from .model import Model, _check_x
+from .model import Model, _check_x, pixels_of
 from .probe import Probe, load_probe
+from .scale import all_mean_, shard, world
 
 __all__ = ["DeltaBlock", "Editor", "EditorConfig", "train_editor", "load_editor", "save_editor", "shipped_editors",
            "edit_interval"]
@@ -136,6 +138,7 @@ class Editor(nn.Module):
         if tuple(h.shape[-3:]) != self.h_shape:
             raise ValueError(f"h must have shape (B, {', '.join(map(str, self.h_shape))}), got {tuple(h.shape)}")
         hb = h if h.dim() == 4 else h[None]
+        own = next(self.parameters()).dtype  # an editor trains in float32; a half-precision U-Net gets its dtype back
         if self.kind == "dh":
             if isinstance(t, Tensor) and t.dim() > 0:
                 if not (t == t.flatten()[0]).all():
@@ -145,7 +148,7 @@ class Editor(nn.Module):
             out = d.expand_as(hb)
         else:
             tb = torch.as_tensor(t, device=hb.device).long().expand(hb.shape[0]) if not isinstance(t, Tensor) or t.dim() == 0 else t
-            out = self.f(hb, tb)
+            out = self.f(hb.to(own), tb).to(hb.dtype)
         return out if h.dim() == 4 else out[0]
 
     def extra_repr(self) -> str:
@@ -168,13 +171,24 @@ def _keep_loss(edited: dict[str, Tensor], unedited: dict[str, Tensor], attr: str
 
 
 def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str = "f", *, probe: Probe | None = None,
-                 progress: bool = True, history: list | None = None, **options) -> Editor:
+                 loss: Callable[[Tensor, Tensor], Tensor] | None = None, progress: bool = True,
+                 history: list | None = None, **options) -> Editor:
     """Asyrp's training of an editor (Kwon et al. 2023, Sec. 3.3) with the probe in CLIP's place.
+
+    Works on any model `load_model` gives: the editor trains in float32 whatever the U-Net's dtype
+    (float64 for a float64 model),
+    on the U-Net's device; a latent model's `P_t` goes through its VAE (`pixels_of`, which needs
+    `model.vae`) before the probe or `loss` sees it. Under `accelerate launch` on several processes
+    the batch is shared out (`batch` must divide by the number of processes) and the gradients are
+    averaged before every step, so every process holds the editor the one-process run trains.
 
     Args:
         model: the diffusion model (frozen). attr, goal: the attribute and the value to push it to.
         kind: "f" (the implicit function) or "dh" (raw dh per timestep).
         probe: the attribute probe (default `load_probe()`).
+        loss: replaces the probe's attribute loss: `loss(edited, unedited) -> scalar`, on the edited
+            and unedited `P_t` as images in [-1, 1] (e.g. a CLIP directional loss for a real checkpoint);
+            it must be a mean over the batch for the data-parallel run to equal the one-process run.
         history: if a list, gets one dict per optimiser step (`t`, `loss`, `attr_loss`, `l1`).
         **options: fields of `EditorConfig` (steps, t_edit, trajectories, batch, lr, l1, seed, ...).
 
@@ -195,23 +209,34 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
     train_ts = grid[grid >= cfg.t_edit]
     if len(train_ts) == 0:
         raise ValueError(f"t_edit={cfg.t_edit} leaves no step of the {cfg.steps}-step grid to train on (largest t {grid[0].item()})")
-    probe = load_probe() if probe is None else probe
-    device = next(model.unet.parameters()).device
-    editor = Editor(cfg, model.h_shape, train_ts).to(device)
+    if loss is not None and not callable(loss):
+        raise TypeError(f"loss must be None (the probe's attribute loss) or a callable (edited, unedited) -> loss, "
+                        f"got {type(loss).__name__}")
+    rank, size = world()
+    if cfg.batch % size:
+        raise ValueError(f"batch must divide by the number of processes to be shared out equally: batch={cfg.batch}, "
+                         f"{size} processes")
+    probe = (load_probe() if probe is None else probe) if loss is None or cfg.keep else probe
+    device = model.device
+    if probe is not None:
+        probe.to(device)
+    work = torch.promote_types(model.dtype, torch.float32)  # float32, or float64 for a float64 model (checks)
+    editor = Editor(cfg, model.h_shape, train_ts).to(device=device, dtype=work)
     lr = cfg.lr if cfg.lr is not None else (0.05 if kind == "dh" else 2e-3)
     opt = torch.optim.Adam(editor.parameters(), lr=lr)
     g = torch.Generator().manual_seed(cfg.seed)
-    unet_grad = [p.requires_grad for p in model.unet.parameters()]
-    probe_grad = [p.requires_grad for p in probe.parameters()]
-    model.unet.requires_grad_(False)
-    probe.requires_grad_(False)
-    bar = tqdm(total=cfg.trajectories * len(train_ts), disable=not progress, desc=f"{attr}->{goal:g} ({kind})")
+    frozen = [model.unet] + ([probe] if probe is not None else []) + ([model.vae] if model.vae is not None else [])
+    was_trainable = [[p.requires_grad for p in m.parameters()] for m in frozen]
+    for m in frozen:
+        m.requires_grad_(False)
+    bar = tqdm(total=cfg.trajectories * len(train_ts), disable=not progress or rank > 0, desc=f"{attr}->{goal:g} ({kind})")
     try:
         for _ in range(cfg.trajectories):
-            x = torch.randn(cfg.batch, *model.sample_shape, generator=g).to(device)
+            # every process draws the whole batch from the same generator, then keeps its share
+            x = shard(torch.randn(cfg.batch, *model.sample_shape, generator=g)).to(device=device, dtype=model.dtype)
             for t in train_ts.tolist():
                 a_t, a_prev = _alphas(model, t, cfg.steps)
-                tb = torch.full((cfg.batch,), t, dtype=torch.long, device=device)
+                tb = torch.full((len(x),), t, dtype=torch.long, device=device)
                 record: list[Tensor] = []
                 with torch.no_grad():
                     eps = _to_eps(model, _eps(model, x, tb, record=record), x, a_t)
@@ -219,29 +244,37 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
                 dh = editor(t, h)
                 eps_edit = _to_eps(model, _eps(model, x, tb, dh), x, a_t)
                 p_edit, p = P_t(x, eps_edit, a_t), P_t(x, eps, a_t)
-                readings = probe(p_edit)
-                attr_loss = _attribute_loss(readings, attr, goal)
-                l1 = (p_edit - p).abs().mean()
-                loss = attr_loss + cfg.l1 * l1
+                # the losses in float32 (at least) on images: through the VAE for a latent model
+                img_edit = pixels_of(model, p_edit).to(work)
+                with torch.no_grad():
+                    img = pixels_of(model, p).to(work)
+                readings = probe(img_edit) if probe is not None else None
+                attr_loss = _attribute_loss(readings, attr, goal) if loss is None else loss(img_edit, img)
+                l1 = (p_edit.to(work) - p.to(work)).abs().mean()
+                total = attr_loss + cfg.l1 * l1
                 if cfg.keep:
                     with torch.no_grad():
-                        unedited = probe(p)
-                    loss = loss + cfg.keep * _keep_loss(readings, unedited, attr)
+                        unedited = probe(img)
+                    total = total + cfg.keep * _keep_loss(readings, unedited, attr)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                total.backward()
+                all_mean_(p.grad for p in editor.parameters())  # data-parallel: the full batch's gradient
                 opt.step()
                 with torch.no_grad():  # continue the trajectory as sampling will: the asymmetric edited step
                     x = a_prev.sqrt() * _clip(model, p_edit.detach()) + D_t(eps, a_prev)
+                if history is not None or progress:
+                    logged = torch.stack([total.detach(), attr_loss.detach(), l1.detach()]).to(work)
+                    all_mean_([logged])
                 if history is not None:
-                    history.append({"t": t, "loss": loss.item(), "attr_loss": attr_loss.item(), "l1": l1.item()})
+                    history.append({"t": t, "loss": logged[0].item(), "attr_loss": logged[1].item(), "l1": logged[2].item()})
                 bar.update()
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                if progress:
+                    bar.set_postfix(loss=f"{logged[0].item():.3f}")
     finally:
         bar.close()
-        for p, r in zip(model.unet.parameters(), unet_grad):
-            p.requires_grad_(r)
-        for p, r in zip(probe.parameters(), probe_grad):
-            p.requires_grad_(r)
+        for m, flags in zip(frozen, was_trainable):
+            for p, r in zip(m.parameters(), flags):
+                p.requires_grad_(r)
     return editor.eval()
 
 

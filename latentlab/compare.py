@@ -27,6 +27,7 @@ from .faces import check_goal
 from .metrics import measure_edit
 from .model import Model, _check_x
 from .probe import Probe, load_probe
+from .scale import map_samples
 
 __all__ = ["EditFn", "choose_and_scale", "compare_methods", "standard_methods", "shipped_results", "SHIPPED_RESULTS",
            "intervals", "paired_test"]
@@ -99,13 +100,17 @@ def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], M
         check_goal(attr, goal)
     xc, _ = _check_x(model, x_calib, "x_calib")
     xt, _ = _check_x(model, x_test, "x_test")
-    base_calib = ddim_sample(model, xc, steps, progress=False) if base_calib is None else base_calib
-    base_test = ddim_sample(model, xt, steps, progress=False) if base_test is None else base_test
+    # Under `accelerate launch` every edit runs data-parallel: each process edits its share of the
+    # samples and all get every x_0, so the choice, the scaling and the measurement see the same
+    # tensors everywhere and every process builds the same table (print or save it on `is_main()`).
+    plain = lambda x: ddim_sample(model, x, steps, progress=False)  # noqa: E731
+    base_calib = map_samples(plain, xc) if base_calib is None else base_calib
+    base_test = map_samples(plain, xt) if base_test is None else base_test
     rows, per_sample = [], []
     jobs = [(a, g, m) for a, g in goals.items() for m in methods]
     for attr, goal, name in tqdm(jobs, disable=not progress, leave=False, desc="methods"):
         start = time.perf_counter()
-        candidates = methods[name](attr, goal)
+        candidates = {k: _sharded(e) for k, e in methods[name](attr, goal).items()}
         if not candidates:
             continue
         label, c, _ = choose_and_scale(candidates, xc, base_calib, attr, goal, probe, pixel_budget)
@@ -146,6 +151,11 @@ def shipped_results(seed: int = 0):
         raise FileNotFoundError(f"no shipped comparison for seed={seed!r} ({missing[0]} does not exist); "
                                 f"shipped seeds: {have}")
     return pd.read_csv(files[0]), pd.read_csv(files[1])
+
+
+def _sharded(edit: EditFn) -> EditFn:
+    """The edit applied data-parallel (one process: the edit itself); it must treat samples independently."""
+    return lambda x_T, c: map_samples(lambda xs: edit(xs, c), x_T)
 
 
 def _check_samples(samples, attr: str, methods) -> None:

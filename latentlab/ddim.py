@@ -59,8 +59,14 @@ def q_sample(model: Model, x_0: Tensor, t: int | Tensor, *, generator: torch.Gen
     """
     x, single = _check_x(model, x_0, "x_0")
     a = model.scheduler.alphas_cumprod[_check_t(model, t, x.shape[0]).cpu()].to(x).view(-1, 1, 1, 1)
-    out = a.sqrt() * x + (1 - a).sqrt() * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    out = a.sqrt() * x + (1 - a).sqrt() * _noise(x, generator)
     return out[0] if single else out
+
+
+def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Gaussian noise like x, drawn on the generator's device (a CPU generator works for a CUDA x)."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
 
 
 def ddim_timesteps(model: Model, steps: int) -> Tensor:
@@ -223,7 +229,7 @@ def ddim_sample(
         x0 = _clip(model, P_t(x, eps_edit, a_t), clip)
         x = a_prev.sqrt() * x0 + D_t(eps if asymmetric else eps_edit, a_prev, sigma)
         if eta_t > 0:  # drawn whenever eta > 0, as diffusers does, so generators stay in step
-            x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            x = x + sigma * _noise(x, generator)
         if callback is not None:
             callback({"x": x, "i": i, "t": t, "P_t": x0, "eps": eps_edit, "h": h})
         trajectory.append(x)

@@ -25,6 +25,7 @@ from .ddim import ddim_sample, ddim_timesteps
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, render_faces
 from .hspace import h_of
 from .model import Model, _check_x
+from .scale import gather, shard, world
 
 __all__ = ["HTrajectory", "h_trajectory", "mean_difference", "StepDirection", "paired_direction", "combine",
            "random_direction"]
@@ -41,6 +42,9 @@ class HTrajectory(NamedTuple):
 def h_trajectory(model: Model, x_T: Tensor, steps: int = 20, *, batch_size: int = 64, progress: bool = True,
                  **sample_options) -> HTrajectory:
     """Run plain DDIM from `x_T` and keep h at every step (the unedited h the sampler saw).
+
+    Under `accelerate launch` on several processes, each samples its contiguous share of `x_T` and
+    every process gets the whole trajectory set, in order (`scale.py`); deterministic DDIM only.
 
     Args:
         x_T: `(N, C, H, W)` starting noise.
@@ -61,6 +65,16 @@ def h_trajectory(model: Model, x_T: Tensor, steps: int = 20, *, batch_size: int 
         xb = xb[:1]
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    n, (rank, size) = len(xb), world()
+    if size > 1:  # data-parallel (scale.py): each process samples its share, all get the whole, in order
+        if sample_options.get("eta", 0) or sample_options.get("t_boost", 0):
+            raise ValueError("h_trajectory runs on several processes only with deterministic DDIM (eta = 0, "
+                             f"t_boost = 0): the noise drawn would depend on the sharding; got eta="
+                             f"{sample_options.get('eta', 0)!r}, t_boost={sample_options.get('t_boost', 0)!r}")
+        if n < size:
+            raise ValueError(f"x_T holds {n} samples for {size} processes; give at least one per process")
+        xb = shard(xb)
+    progress = progress and rank == 0
     hs, x0s = [], []
     chunks = tqdm(range(0, len(xb), batch_size), disable=not progress or len(xb) <= batch_size, leave=False,
                   desc="trajectories")
@@ -69,7 +83,7 @@ def h_trajectory(model: Model, x_T: Tensor, steps: int = 20, *, batch_size: int 
         x0s.append(ddim_sample(model, xb[i:i + batch_size], steps, callback=lambda d: rec.append(d["h"]),
                                progress=progress and len(xb) <= batch_size, **sample_options))
         hs.append(torch.stack(rec, 1))
-    return HTrajectory(ddim_timesteps(model, steps), torch.cat(hs), torch.cat(x0s))
+    return HTrajectory(ddim_timesteps(model, steps), gather(torch.cat(hs), n), gather(torch.cat(x0s), n))
 
 
 def mean_difference(h: Tensor, labels: Tensor | Sequence[bool]) -> Tensor:

@@ -76,6 +76,9 @@ def pca_directions(model: Model, x_T: Tensor | None, steps: int = 10, k: int = 5
                    trajectory: HTrajectory | None = None, progress: bool = True, **sample_options) -> PCADirections:
     """Haas et al.'s unsupervised directions: a PCA of h at every timestep of the sampler's own trajectories.
 
+    Under `accelerate launch` on several processes the trajectories are sampled data-parallel
+    (`h_trajectory`, `scale.py`) and every process fits the same PCA on all of them.
+
     Args:
         x_T: `(N, C, H, W)` starting noise, N > k (Haas et al. use N = 500); None with `trajectory`.
         steps: the DDIM grid (Haas et al.: 10 steps). k: components per timestep.

@@ -128,7 +128,8 @@ def _check_dh(model: Model, dh, batch: int, name: str = "dh") -> Tensor | None:
         raise ValueError(f"{name} must have the shape of h, {hs} or {(batch, *hs)}, got {tuple(dh.shape)}")
     if not torch.isfinite(dh).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    return dh
+    p = next(model.unet.parameters())  # a float32 CPU dh works with a float16 GPU model
+    return dh.to(device=p.device, dtype=p.dtype)
 
 
 def h_of(model: Model, x_t: Tensor, t: int | Tensor) -> Tensor:

@@ -148,3 +148,13 @@ def test_forward_ad_matches_finite_differences(conditional):
 def test_bad_input(model, call, error, match):
     with pytest.raises(error, match=match):
         call(model)
+
+
+def test_dh_follows_the_models_dtype():
+    """A float32 dh on a float64 (or float16) model is cast, not a mixed-dtype error from inside torch."""
+    m = ll.tiny_model().to(dtype=torch.float64)
+    x = torch.randn(2, *m.sample_shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    dh = torch.randn(m.h_shape, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(ll.eps_of(m, x, 500, dh=dh), ll.eps_of(m, x, 500, dh=dh.double()))
+    out = ll.ddim_sample(m, x, 3, dh=dh, progress=False)
+    assert out.dtype == torch.float64
