@@ -26,7 +26,7 @@ test: install
 
 # Notebook sources are jupytext percent scripts: edit notebooks/NN_name.py, then
 # `make notebooks NB=NN_name.py` (or plain `make notebooks` for all) syncs and executes the .ipynb.
-NB ?= $(notdir $(wildcard notebooks/[0-9][0-9]_*.py))
+NB ?= $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)) $(patsubst notebooks/%,%,$(wildcard notebooks/solutions/[0-9][0-9]_*.py))
 .PHONY: notebooks
 notebooks: install
 	cd notebooks && for nb in $(NB); do \

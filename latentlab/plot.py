@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +18,7 @@ from .quality import ks_distance
 __all__ = [
     "to_image", "show_images", "show_attribute_sweeps", "show_rows",
     "UNetStage", "UNetSkip", "UNetLayout", "unet_layout", "show_unet", "show_channels", "show_ks",
-    "show_comparison",
+    "show_comparison", "show_pushforward",
 ]
 
 
@@ -372,4 +372,42 @@ def show_comparison(iv, baseline: str | None = "random", scale: float = 1.0):
     if len(seeds) > 1 or baseline is not None:
         axes[0, -1].legend(fontsize=6, frameon=False, loc="lower right")
     fig.tight_layout(pad=0.3)
+    return fig
+
+
+def show_pushforward(phi: Callable[[Tensor], Tensor], p: Tensor, r: float = 0.4, scale: float = 1.0):
+    """The pushforward of a circle to an ellipse: the SVD `J = U S V^T` of phi's Jacobian at `p`, drawn.
+
+    Left, at `p`: the circle of tangent vectors of length `r` and the right singular vectors `r v_i`.
+    Right, at `phi(p)`: phi's image of that circle (solid), its linearisation `phi(p) + J (r v)` (the
+    dashed ellipse, semi-axes `r s_i u_i`) and the arrows `r s_i u_i`. For a map of the plane.
+
+    >>> phi = lambda q: torch.stack([q[0] + 0.3 * torch.sin(q[1]), q[1] + 0.3 * q[0] ** 2])
+    >>> fig = show_pushforward(phi, torch.tensor([0.8, 0.5])); plt.close(fig)
+    """
+    p = torch.as_tensor(p, dtype=torch.float64)
+    if p.shape != (2,):
+        raise ValueError(f"p must be a point of the plane, shape (2,), got {tuple(p.shape)}")
+    J = torch.func.jacrev(phi)(p)
+    U, S, Vh = torch.linalg.svd(J)
+    angle = torch.linspace(0, 2 * np.pi, 200, dtype=torch.float64)
+    circle = torch.stack([angle.cos(), angle.sin()])  # (2, 200) unit tangent vectors
+    image = torch.stack([phi(p + r * c) for c in circle.T]).T
+    linear = phi(p)[:, None] + J @ (r * circle)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(scale * 8, scale * 3.6))
+    left.plot(*(p[:, None] + r * circle).numpy(), color="0.4", label="|v| = r")
+    right.plot(*image.detach().numpy(), color="0.4", label="phi(p + v)")
+    right.plot(*linear.detach().numpy(), "--", color="k", label="phi(p) + J v")
+    for i, colour in enumerate(["C0", "C1"]):
+        # plain floats: matplotlib's arrow does numpy arithmetic that warns on tensors
+        left.arrow(*p.tolist(), *(r * Vh[i]).tolist(), color=colour, width=0.008, length_includes_head=True,
+                   label=f"r v{i + 1}")
+        right.arrow(*phi(p).tolist(), *(r * S[i] * U[:, i]).tolist(), color=colour, width=0.008,
+                    length_includes_head=True, label=f"r s{i + 1} u{i + 1}")
+    left.set_title("tangent vectors at p")
+    right.set_title(f"their images at phi(p): s = {S[0]:.2f}, {S[1]:.2f}")
+    for ax in (left, right):
+        ax.set_aspect("equal")
+        ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=7)
+    fig.tight_layout()
     return fig

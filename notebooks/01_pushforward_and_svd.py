@@ -397,3 +397,64 @@ print(f"dense J: {tuple(J_unet.shape)}; s_512 / s_1 = {(s_unet[511] / s_unet[0])
 print(f"pullback converged: {info['converged']}, in {info['iterations']} iterations")
 print(f"rank J = {rank_unet} (singular values above 1e-4 s_1); at most 8 * 8 * 8 = 512: {rank_unet <= 512}")
 print(f"kernel dimension n - rank J = {n - rank_unet}; rank J < m = {m}, so J J^+ != I_m: {rank_unet < m}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises on the SVD of a Jacobian: by hand, matrix-free, and its kernel. Fill in each cell marked `# YOUR
+# CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is wrong and what to
+# try. The checks live in `latentlab.exercises`; worked solutions are in
+# `solutions/01_pushforward_and_svd_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+# %% [markdown]
+# ### Exercise 1: the SVD of a 2 x 2 map, by hand
+#
+# Take the linear map $A = \begin{pmatrix} 3 & 0 \\ 4 & 5 \end{pmatrix}$. Its singular values are the
+# square roots of the eigenvalues of $A^\top A$ (a symmetric 2 x 2 matrix: its trace and determinant
+# give the two eigenvalues), largest first, and $v_1$ is the unit eigenvector of $A^\top A$ for the
+# larger one. Work them out on paper and type in the numbers (`math.sqrt` is fine, `torch.linalg` is not
+# the point). Which unit vector does $A$ stretch most, and by how much?
+
+# %%
+A = torch.tensor([[3.0, 0.0], [4.0, 5.0]], dtype=torch.float64)
+# YOUR CODE HERE: S = [s_1, s_2] (largest first), v1 = [x, y] (unit length)
+S = None
+v1 = None
+
+# %%
+ex.check_svd_by_hand(A, S, v1)
+
+# %% [markdown]
+# ### Exercise 2: the same from products only, with `topk_svd`
+#
+# `M` below is a 6 x 4 matrix; pretend it is too big to decompose. Give `topk_svd` the two products it
+# asks for, `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$, the input shape and `k=2`, as in the MLP section
+# above (there the products came from `torch.func`; here they are plain matrix products). The check
+# compares your result with the dense SVD.
+
+# %%
+M = torch.randn(6, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+# YOUR CODE HERE: svd_M = topk_svd(jvp, vjp, in_shape, k=2)
+svd_M = None
+
+# %%
+ex.check_topk_svd(M, svd_M)
+
+# %% [markdown]
+# ### Exercise 3: a direction the map cannot see
+#
+# The map $\psi: \mathbb{R}^3 \to \mathbb{R}^2$ of this notebook has a 2 x 3 Jacobian, so some input
+# direction is lost. At the point $q_2 = (1, 0.5, -0.4)$ find a unit vector $v$ with $J v = 0$: a step
+# that changes $\psi$ by nothing to first order, and that the pulled-back metric $G = J^\top J$ gives
+# length 0. (Which right singular vector is it?)
+
+# %%
+J2 = torch.func.jacrev(psi)(torch.tensor([1.0, 0.5, -0.4], dtype=torch.float64))  # (2, 3)
+# YOUR CODE HERE: a unit vector v of 3 numbers with J2 @ v = 0
+v_kernel = None
+
+# %%
+ex.check_kernel_direction(J2, v_kernel)

@@ -417,3 +417,49 @@ print(f"Frechet distance: samples/renders {fd:.2f}; render/render in the null ru
 # differences up to 0.31), the re-render error is 3x that of renders (goal 2x, not met), and the
 # Frechet distance cannot tell. Later notebooks check every edit with the probe, each against its
 # own baseline.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises on DDIM's two parts, $P_t$ and $D_t$. Fill in each cell marked `# YOUR CODE HERE` (replace every
+# `None`), then run the check below it: it says what is right, or what is wrong and what to try. The checks live in
+# `latentlab.exercises`; worked solutions are in `solutions/02_faces_model_and_ddim_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+# %% [markdown]
+# ### Exercise 1: one DDIM step by hand
+#
+# `x_800` holds four renders noised to $t = 800$. One step of the 50-step grid goes to
+# $t_\text{prev} = 780$: predict $x_0$ with $P_t = (x_t - \sqrt{1 - a_t}\,\varepsilon)/\sqrt{a_t}$, clip it
+# to $[-1, 1]$ as the scheduler does (`clip_sample=True`), and add
+# $D_t = \sqrt{1 - a_\text{prev}}\,\varepsilon$: $x_\text{prev} = \sqrt{a_\text{prev}}\,P_t + D_t$, with
+# $a$ = `model.scheduler.alphas_cumprod` and $\varepsilon$ = `ll.eps_of(model, x_800, 800)`. The check
+# compares with diffusers' own `DDIMScheduler.step`.
+
+# %%
+faces_ex, _ = ll.render_faces(4, seed=21)
+x_800 = ll.q_sample(model, faces_ex, 800, generator=torch.Generator().manual_seed(21))
+# YOUR CODE HERE: x_780, the same shape as x_800
+x_780 = None
+
+# %%
+ex.check_ddim_step(model, x_800, 800, x_780)
+
+# %% [markdown]
+# ### Exercise 2: how much does $P_t$ amplify an error in $\varepsilon$?
+#
+# In $P_t = (x_t - \sqrt{1 - a_t}\,\varepsilon)/\sqrt{a_t}$ an error $\delta$ in the predicted noise becomes
+# an error $\sqrt{1 - a_t}/\sqrt{a_t}\;\delta$ in the predicted $x_0$. Compute this gain at every timestep
+# of the 50-step grid (`grid`, descending), and `t_cross`, the largest grid timestep where the gain is
+# still below 1. Above it, $P_t$ is mostly the noise prediction's error, magnified.
+
+# %%
+grid = ll.ddim_timesteps(model, 50)
+# YOUR CODE HERE: gain (50 numbers, one per grid timestep) and t_cross (an int)
+gain = None
+t_cross = None
+
+# %%
+ex.check_noise_amplification(model, gain, t_cross)

@@ -686,3 +686,55 @@ for key, r in summary.items():
 # With N = 32 (16 for scaling, additivity and $t_\text{edit}$) these are coarse: the right-way
 # fractions carry standard errors of 0.07-0.11, and one face moves a fraction by 1/31 to 1/10. The
 # learned Asyrp editors, next, are measured with the same calls and the same baselines.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises: Asyrp's asymmetric step, written out, and when a glasses edit comes too late. Fill in each cell
+# marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is
+# wrong and what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# `solutions/03_h_space_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # notebook 04's learned raw dh: one dh per timestep
+
+# %% [markdown]
+# ### Exercise 1: the asymmetric step, written out
+#
+# `x_500` holds four renders noised to $t = 500$, a timestep of the 10-step grid (the next one is 400),
+# and `dh_500` is the learned glasses edit there. Write Asyrp's asymmetric step: $P_t$ from the
+# **edited** noise `ll.eps_of(model, x_500, 500, dh=dh_500)`, clipped to $[-1, 1]$, and $D_t$ from the
+# **unedited** one: $x_{400} = \sqrt{a_{400}}\,P_t(\varepsilon_\text{edit}) + \sqrt{1 - a_{400}}\,\varepsilon$, with
+# $a$ = `model.scheduler.alphas_cumprod`.
+
+# %%
+faces_ex, _ = ll.render_faces(4, seed=31)
+x_500 = ll.q_sample(model, faces_ex, 500, generator=torch.Generator().manual_seed(31))
+dh_500 = glasses_dh(500, ll.h_of(model, x_500, 500))  # (4, 128, 4, 4)
+# YOUR CODE HERE: x_400, the same shape as x_500
+x_400 = None
+
+# %%
+ex.check_asymmetric_step(model, x_500, 500, dh_500, x_400)
+
+# %% [markdown]
+# ### Exercise 2: when does a glasses edit stop working?
+#
+# Added at every step of a 10-step run, `glasses_dh` gives glasses to most faces that have none. Add it
+# only at the steps $t \ge t_\text{edit}$ (`ll.ddim_sample(model, x_T, 10, dh=glasses_dh, t_edit=...)`) to
+# the 6 faces `x_T_ex` (none has glasses unedited) and read the results with
+# `probe(x0)["glasses"] > 0.5`. Find `t_stop`, the smallest $t_\text{edit}$ among 0, 200, 400, 600, 800
+# from which the edit adds glasses to none of them (start at 800 and go down until it adds some). What
+# does it say about when glasses are decided?
+
+# %%
+x_T12 = torch.randn(12, *model.sample_shape, generator=torch.Generator().manual_seed(0))
+unedited = probe(ll.ddim_sample(model, x_T12, 10, progress=False))["glasses"] > 0.5
+x_T_ex = x_T12[~unedited][:6]  # 6 faces without glasses
+# YOUR CODE HERE: t_stop, one of 0, 200, 400, 600, 800
+t_stop = None
+
+# %%
+ex.check_glasses_t_edit(model, x_T_ex, t_stop, editor=glasses_dh, probe=probe)

@@ -654,3 +654,48 @@ for (a, k), row in summary.items():
 # figures describe these faces. These are the kit's editors, trained on 40 x 8 trajectories with a
 # single-attribute loss, measured on 10 DDIM steps; their side effects sit at a random push's level,
 # and taking them below it is what a `keep` weight or a CLIP direction loss would be for.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises on the learned editors as functions: combining them, and what they depend on. Fill in each cell marked
+# `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is wrong and
+# what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# `solutions/04_asyrp_editing_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+smile_f, glasses_f, smile_dh = editors["smile", "f"], editors["glasses", "f"], editors["smile", "dh"]
+
+# %% [markdown]
+# ### Exercise 1: scale and add two editors
+#
+# An editor is a function $(t, h) \mapsto \Delta h$. Asyrp's claims say that scaling $\Delta h$ scales the
+# edit and adding two $\Delta h$ adds the edits. Write `mix`, the function
+# $(t, h) \mapsto 1.5\,f^\text{smile}_t(h) + 0.5\,f^\text{glasses}_t(h)$ that `ll.ddim_sample(model, x_T, S,
+# dh=mix, t_edit=T_EDIT)` would take (you may try it on a few faces).
+
+# %%
+# YOUR CODE HERE: mix = lambda t, h: ...
+mix = None
+
+# %%
+ex.check_editor_mix(smile_f, glasses_f, mix)
+
+# %% [markdown]
+# ### Exercise 2: does the edit depend on the face?
+#
+# `h_two` is the bottleneck of two different noisy inputs at $t = 500$. Evaluate the smile editor in both
+# forms, `smile_f` (the function $f_t(h)$) and `smile_dh` (the raw $\Delta h$), on `h_two`, and give for each
+# the cosine similarity between the $\Delta h$ of face 0 and that of face 1 (flatten each first). Which
+# form can adapt its edit to the face?
+
+# %%
+h_two = ll.h_of(model, torch.randn(2, *model.sample_shape, generator=torch.Generator().manual_seed(41)), 500)
+# YOUR CODE HERE: cos_f and cos_dh, two numbers
+cos_f = None
+cos_dh = None
+
+# %%
+ex.check_editor_dependence(smile_f, smile_dh, h_two, 500, cos_f, cos_dh)

@@ -582,3 +582,47 @@ print("the asymmetric step changes the pixels more:", asym.pixel_change > 1.2 * 
 # Everything here rests on 16 faces (standard errors 0.11-0.12 on fractions near one half) and one
 # draw of trajectories and faces; the numbers say what this model does at this budget, not what Haas et al.
 # found with 500 trajectories on CelebA-HQ.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises: a principal direction of h and a supervised direction, each by hand. Fill in each cell marked `# YOUR
+# CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is wrong and what to
+# try. The checks live in `latentlab.exercises`; worked solutions are in
+# `solutions/05_haas_directions_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+faces_ex, truth_ex = ll.render_faces(64, seed=51)
+h_ex = ll.h_of(model, ll.q_sample(model, faces_ex, 500, generator=gen(51)), 500)  # (64, 128, 4, 4) at t = 500
+
+# %% [markdown]
+# ### Exercise 1: the first principal direction, by hand
+#
+# `h_ex` holds h at $t = 500$ for 64 noised renders. Without `ll.pca_directions`: centre the samples
+# (subtract their mean), take the SVD of the centred $64 \times 2048$ matrix, and give `pc1`, the top
+# principal direction reshaped to one h's shape (unit norm), and `explained`, its share of the variance,
+# $\sigma_1^2 / \sum_k \sigma_k^2$.
+
+# %%
+# YOUR CODE HERE: pc1 (one h's shape, unit norm) and explained (a number in [0, 1])
+pc1 = None
+explained = None
+
+# %%
+ex.check_pca_direction(h_ex, pc1, explained)
+
+# %% [markdown]
+# ### Exercise 2: a supervised direction for hair colour
+#
+# Haas et al.'s supervised direction is the mean h of the top 10 % of samples by an attribute's score
+# minus the mean h of the bottom 10 %. Here the score is the renderer's ground truth,
+# `truth_ex["hair_color"]` (0 black, 1 blond). Compute `d_hair` for `h_ex` (6 faces at each end).
+
+# %%
+# YOUR CODE HERE: d_hair, one h's shape
+d_hair = None
+
+# %%
+ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)

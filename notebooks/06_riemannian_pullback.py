@@ -642,3 +642,47 @@ print("eps's change for a unit step along the 4 random directions: cosine with t
 # These are small-model, few-sample numbers: 1-4 faces, 1-4 timesteps, 20 DDIM steps, $k = 8$. Each
 # could change with more faces, a larger $k$ or Park et al.'s 256 px models (`ll.load_model(
 # "google/ddpm-ema-celebahq-256")` runs the same calls on a GPU).
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises: transport a direction from one face to another, and say whether it still means the same. Fill in each
+# cell marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what
+# is wrong and what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# `solutions/06_riemannian_pullback_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+svd_A, svd_B = svds[(0, 600)], svds[(1, 600)]  # faces A and B at t = 600, k = 8 (section 1)
+u = svd_A.U[0]  # face A's first h-direction
+
+# %% [markdown]
+# ### Exercise 1: transport a direction by hand
+#
+# Carry face A's first h-direction `u` $= u_1^A$ to face B as Park et al. do, without `ll.transport`:
+# weights $c = U_B^\top u$ (one per singular triplet of B, on flattened tensors), then
+# $v = \sum_i c_i v_i^B$, normalised to unit length. $v$ is an x-space direction at face B.
+
+# %%
+# YOUR CODE HERE: v_AB, one x_t's shape, unit norm
+v_AB = None
+
+# %%
+ex.check_transport(u, svd_B, v_AB)
+
+# %% [markdown]
+# ### Exercise 2: does it still mean the same thing?
+#
+# At face A, `u` is what $v_1^A$ does to h. The transported `v_AB` keeps that meaning at face B if it
+# moves face B's h the same way: if $J_B v$ points along `u`. Compute `cos_meaning`, the cosine between `u`
+# and $J_B v$ (from the SVD, $J_B v_i^B = s_i^B u_i^B$; or a small finite difference of `ll.h_of` at face
+# B), and `keeps_meaning`: `True` if it is at least 0.7. What limits it?
+
+# %%
+# YOUR CODE HERE: cos_meaning (a number) and keeps_meaning (True or False)
+cos_meaning = None
+keeps_meaning = None
+
+# %%
+ex.check_transport_meaning(u, svd_B, v_AB, cos_meaning, keeps_meaning)

@@ -631,3 +631,52 @@ for label, h_shape, x_shape in (("this notebook's J", model.h_shape, model.sampl
     m, n = math.prod(h_shape), math.prod(x_shape)
     print(f"{label:42s} {m:6,d} x {n:7,d} = {m * n:13,d} entries: {4 * m * n / 1e9:6.2f} GB in float32, "
           f"{m:,} vector-Jacobian products")
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises: a HOSVD by hand on a small tensor, and the parameter budgets that notebook compares. Fill in each
+# cell marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what
+# is wrong and what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# `solutions/07_tensor_jacobian_hosvd_solutions.ipynb`.
+
+# %%
+from latentlab import exercises as ex
+
+# %% [markdown]
+# ### Exercise 1: a truncated HOSVD by hand
+#
+# `T` is a 4 x 5 x 6 tensor: two rank-1 terms plus a little noise. For each mode $n$, unfold it
+# (`T.movedim(n, 0).reshape(T.shape[n], -1)`) and take the top 2 left singular vectors as the columns of
+# the factor $A_n$ (shape `(T.shape[n], 2)`). The core is $T \times_1 A_1^\top \times_2 A_2^\top \times_3 A_3^\top$;
+# give `energy`, the share of $\|T\|^2$ it keeps, $\|\text{core}\|^2/\|T\|^2$.
+
+# %%
+g = torch.Generator().manual_seed(71)
+a, b = (torch.randn(n, generator=g, dtype=torch.float64) for n in (4, 4))
+T = (torch.einsum("i,j,k->ijk", a, torch.randn(5, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
+     + 0.5 * torch.einsum("i,j,k->ijk", b, torch.randn(5, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
+     + 0.3 * torch.randn(4, 5, 6, generator=g, dtype=torch.float64))
+# YOUR CODE HERE: factors (a list of three matrices) and energy (a number)
+factors = None
+energy = None
+
+# %%
+ex.check_hosvd_energy(T, (2, 2, 2), factors, energy)
+
+# %% [markdown]
+# ### Exercise 2: equal parameter budgets
+#
+# The Jacobian $\partial h/\partial x_t$ of the bundled model is a tensor of shape `J_shape` below. How many
+# numbers does a Tucker model with ranks `(16, 4, 4, 3, 8, 8)` store (core plus factor matrices)? And
+# what is the largest rank $k$ of a flattened SVD of the $2048 \times 3072$ matrix, which stores
+# $k\,(m + n + 1)$ numbers, that stays within the same budget?
+
+# %%
+J_shape, ranks = (128, 4, 4, 3, 32, 32), (16, 4, 4, 3, 8, 8)
+# YOUR CODE HERE: n_tucker and k, two integers
+n_tucker = None
+k_svd = None
+
+# %%
+ex.check_parameter_budget(J_shape, ranks, n_tucker, k_svd)
