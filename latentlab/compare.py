@@ -3,10 +3,11 @@
 A method offers candidates for an attribute (its components, its singular vectors, its learned
 editor...); each candidate is an *edit function* `edit(x_T, c) -> x_0` that samples x_T edited at
 strength c. The protocol, the same for every method:
-1. on a calibration set, pick the candidate that moves the attribute most towards the goal at c = 1
-   (the rule a user of that method would follow: look at what each component does, keep the best);
-2. scale it so that its mean pixel change on the calibration set meets a common budget (two secant
-   steps from c = 1), so that no method wins by simply editing more;
+1. on a calibration set, scale every candidate to a common pixel budget (one proportional step from
+   c = 1) and pick the one that moves the attribute most towards the goal at that size (the rule a
+   user of that method would follow: look at what each component does, keep the best);
+2. refine its strength until its mean pixel change on the calibration set is within 2 % of the
+   budget, so that no method wins by simply editing more;
 3. measure it on held-out samples (`measure_edit`): change, right-way fraction, leakage, on-manifold
    error, and the wall time of the whole method (candidates, choice, scale, held-out edits).
 
@@ -43,28 +44,46 @@ def _pixel_change(a: Tensor, b: Tensor) -> float:
 
 
 def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_calib: Tensor, attr: str, goal: float,
-                     probe: Probe, pixel_budget: float) -> tuple[str, float, dict[str, float]]:
-    """Steps 1 and 2 of the protocol: the best candidate at c = 1, and its strength for the budget.
+                     probe: Probe, pixel_budget: float, *, rtol: float = 0.02,
+                     max_steps: int = 6) -> tuple[str, float, dict[str, float]]:
+    """Steps 1 and 2 of the protocol: every candidate at the budget, the best one, its strength refined.
 
-    Returns `(label, c, change_at_1)` where `change_at_1` maps every candidate to its mean change of
-    `attr` towards the goal at c = 1 over the calibration samples that can move.
+    Each candidate's strength is first set to meet the budget by one proportional step from c = 1
+    (its pixel change at c = 1, scaled), so that candidates are compared at the same size of edit,
+    not at a c = 1 that means 0.3 % of the budget for one method and 200 % for another. The one that
+    moves `attr` furthest towards the goal at that size is chosen, and its strength is refined by
+    secant steps on log c -> log pixel change (pixel change often grows sub-linearly in c) until its
+    pixel change is within `rtol` of the budget (at most `max_steps` more edits).
+
+    Returns `(label, c, changes)` where `changes` maps every candidate to its mean change of `attr`
+    towards the goal at the first-step strength over the calibration samples that can move (NaN for a
+    candidate that changes no pixel, which is never chosen).
     """
     if not candidates:
         raise ValueError(f"a method must offer at least one candidate for {attr}")
     if not pixel_budget > 0:
         raise ValueError(f"pixel_budget must be a positive RMS pixel change, got {pixel_budget!r}")
-    changes, edited = {}, {}
+    changes, points = {}, {}
     for label, edit in candidates.items():
-        x0 = edit(x_calib, 1.0)
+        p1 = _pixel_change(edit(x_calib, 1.0), base_calib)
+        if not p1 > 0:
+            changes[label] = math.nan
+            continue
+        c = pixel_budget / p1
+        x0 = edit(x_calib, c)
         r = measure_edit(None, None, None, attr=attr, goal=goal, probe=probe, base=base_calib, x0_edit=x0)
-        changes[label], edited[label] = r.change, x0
-    label = max(changes, key=lambda k: -math.inf if math.isnan(changes[k]) else changes[k])  # NaN: nothing could move
-    edit, c, p = candidates[label], 1.0, _pixel_change(edited[label], base_calib)
-    for _ in range(2):  # secant on c -> pixel change through the origin: exact for a change linear in c
-        if p == 0:
-            raise ValueError(f"candidate {label!r} changes no pixel at strength {c:g}, so it cannot be scaled")
-        c = c * pixel_budget / p
-        p = _pixel_change(edit(x_calib, c), base_calib)
+        changes[label], points[label] = r.change, [(1.0, p1), (c, _pixel_change(x0, base_calib))]
+    if not points:
+        raise ValueError(f"no candidate changes any pixel at strength 1, so none can be scaled: {list(candidates)}")
+    label = max(points, key=lambda k: -math.inf if math.isnan(changes[k]) else changes[k])  # NaN: nothing could move
+    (c0, p0), (c, p) = points[label]
+    for _ in range(max_steps):
+        if abs(p / pixel_budget - 1) <= rtol or p <= 0:
+            break
+        slope = math.log(p / p0) / math.log(c / c0) if c != c0 and p0 > 0 and p != p0 else 1.0
+        slope = min(max(slope, 0.2), 5.0)  # a flat or erratic response: step as if linear at worst x5
+        c0, p0, c = c, p, c * (pixel_budget / p) ** (1 / slope)
+        p = _pixel_change(candidates[label](x_calib, c), base_calib)
     return label, c, changes
 
 
@@ -90,7 +109,7 @@ def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], M
         `samples=True` also a long DataFrame with one row per attribute, method and held-out sample:
         attr, method, sample, movable, right_way (moved towards the goal), change (towards the goal,
         attribute units), leak (mean |change| of the other attributes, as a fraction of their ranges),
-        pixel_change (RMS).
+        pixel_change (RMS), manifold_before and manifold_after (the face's on-manifold error).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -239,7 +258,9 @@ def _per_sample(r, attr: str, goal: float, method: str):
     pixels = (r.x0_edit - r.x0).pow(2).flatten(1).mean(1).sqrt()
     return pd.DataFrame({"attr": attr, "method": method, "sample": range(len(towards)), "movable": movable.numpy(),
                          "right_way": (moved & movable).numpy(), "change": towards.float().numpy(),
-                         "leak": leak.float().numpy(), "pixel_change": pixels.float().numpy()})
+                         "leak": leak.float().numpy(), "pixel_change": pixels.float().numpy(),
+                         "manifold_before": r.manifold_before.float().numpy(),
+                         "manifold_after": r.manifold_after.float().numpy()})
 
 
 def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 20, n_trajectories: int = 128,

@@ -36,6 +36,33 @@ def test_the_known_best_candidate_is_chosen_and_scaled_to_the_budget():
     assert c == pytest.approx(0.05, rel=1e-4)  # unit-RMS direction: the budget is the strength
 
 
+def test_candidates_are_compared_at_the_budget_not_at_c_1():
+    """A pure but tiny direction against a large one that is mostly noise: at c = 1 the large one moves
+    the attribute more, at the same pixel change the pure one does (the rule must pick it)."""
+    probe, _, x_calib, _ = setting()
+    j = list(ll.ATTRIBUTES).index(ATTR)
+    w = probe.w.detach()[j].reshape(3, 32, 32)
+    w = w / w.pow(2).mean().sqrt()
+    r = torch.randn(3, 32, 32, generator=gen(9))
+    r = r / r.pow(2).mean().sqrt()
+    candidates = {"large, mostly noise": lambda x, c: torch.tanh(x) + c * (0.2 * w + 2.0 * r),
+                  "tiny, pure": lambda x, c: torch.tanh(x) + c * 0.01 * w}
+    label, c, changes = choose_and_scale(candidates, x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, pixel_budget=0.05)
+    assert label == "tiny, pure" and changes["tiny, pure"] > changes["large, mostly noise"]
+    assert c == pytest.approx(5.0, rel=1e-3)  # 0.01 c = 0.05
+
+
+def test_a_sub_linear_candidate_is_refined_to_the_budget():
+    """Pixel change sqrt(c): one proportional step from c = 1 overshoots c; the secant on logs recovers."""
+    probe, _, x_calib, _ = setting()
+    r = torch.randn(3, 32, 32, generator=gen(10))
+    r = r / r.pow(2).mean().sqrt()
+    base = torch.tanh(x_calib)
+    label, c, _ = choose_and_scale({"sqrt": lambda x, c: torch.tanh(x) + c ** 0.5 * r}, x_calib, base, ATTR, 1.0,
+                                   probe, pixel_budget=0.05)
+    assert c == pytest.approx(0.05 ** 2, rel=0.04)  # independent: sqrt(c) = 0.05 by construction
+
+
 def test_compare_methods_ranks_the_known_best_first():
     probe, methods, x_calib, x_test = setting()
     model = ll.tiny_model(sample_size=32)
@@ -55,7 +82,7 @@ def test_bad_input():
         choose_and_scale({}, x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, 0.05)
     with pytest.raises(ValueError, match="pixel_budget must be a positive"):
         choose_and_scale(methods["random"](ATTR, 1.0), x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, 0.0)
-    with pytest.raises(ValueError, match="changes no pixel"):
+    with pytest.raises(ValueError, match="no candidate changes any pixel"):
         choose_and_scale({"zero": lambda x, c: torch.tanh(x)}, x_calib, torch.tanh(x_calib), ATTR, 1.0, probe, 0.05)
     with pytest.raises(ValueError, match="goal must lie in"):
         compare_methods(ll.tiny_model(sample_size=32), methods, {ATTR: 2.0}, x_calib, x_test, probe=probe, progress=False)
