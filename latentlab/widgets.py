@@ -25,6 +25,11 @@ Strength `c` means, per method (the same call a notebook would make):
 | Haas Jacobian | `jacobian_directions(...).direction(i, JACOBIAN_UNIT * c)` |
 | Park pullback | `x_space_guidance(x_t, t_edit, sign(c) * V[i], gamma=PARK_GAMMA * abs(c))`, then DDIM |
 
+For static figures, `Editor.sweep(edits)` makes many single edits of the current sample in a few
+batched calls (the same calls as the widget), `Edit(..., random=seed)` is an edit's baseline (a random
+direction with the same norm at every step; for Park a random unit v), `Editor.edit_size` says how far
+an edit moves h (or Park's x_t), and `largest_changes` ranks the attributes a sweep moves.
+
 A seed's x_T is `torch.randn((1, C, H, W), generator=torch.Generator().manual_seed(seed))`; a
 rendered or uploaded face is `ddim_invert`ed on the editor's grid and regenerated with `clip=False`.
 
@@ -35,10 +40,11 @@ from __future__ import annotations
 import html
 import io
 import math
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import ipywidgets as W
 import torch
@@ -46,7 +52,7 @@ from torch import Tensor
 
 from .asyrp import load_editor, shipped_editors
 from .ddim import ddim_invert, ddim_sample, ddim_timesteps
-from .directions import StepDirection, combine, h_trajectory, mean_difference
+from .directions import StepDirection, combine, h_trajectory, mean_difference, random_direction
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, render_faces
 from .geometry import pullback
 from .haas import jacobian_directions, pca_directions
@@ -54,7 +60,8 @@ from .model import Model, load_model
 from .park import x_space_guidance
 from .probe import load_probe
 
-__all__ = ["Editor", "Edit", "METHODS", "PARK_GAMMA", "JACOBIAN_UNIT", "image_to_png", "load_image"]
+__all__ = ["Editor", "Edit", "METHODS", "PARK_GAMMA", "JACOBIAN_UNIT", "image_to_png", "load_image", "largest_changes",
+           "in_voila"]
 
 METHODS = ("mean difference", "Asyrp dh", "Asyrp f", "Haas PCA", "Haas Jacobian", "Park pullback")
 SOURCES = ("seed", "rendered face", "uploaded image")
@@ -69,15 +76,19 @@ class _Stale(Exception):
 
 @dataclass(frozen=True)
 class Edit:
-    """One direction with its strength: `target` for mean difference and Asyrp, `index` for the others."""
+    """One direction with its strength: `target` for mean difference and Asyrp, `index` for the others.
+
+    `random`: None for the method's own direction; a seed for its baseline, a Gaussian direction with the
+    same norm as the method's edit at every step on this face (Park: a random unit v, the same gamma)."""
     method: str
     target: str
     index: int
     strength: float
+    random: int | None = None
 
     def label(self) -> str:
         which = self.target if self.method in METHODS[:3] else f"#{self.index}"
-        return f"{self.method} {which} x {self.strength:+.2f}"
+        return ("random like " if self.random is not None else "") + f"{self.method} {which} x {self.strength:+.2f}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class _Sample:
     clip: bool | None  # None: the scheduler's config; False for an inverted image
     x0: Tensor  # (1, C, H, W): the unedited image
     trajectory: dict[int, Tensor]  # t -> x_t of the plain run on the editor's grid
+    h: dict[int, Tensor]  # t -> h_t (1, *h_shape) of the same run
     readings: dict[str, float]
     cache: dict = field(default_factory=dict)  # per-sample directions
 
@@ -139,6 +151,50 @@ def _method_defaults(method: str, grid: list[int]) -> tuple[int, bool]:
     if method == "Park pullback":  # Park et al. edit x_t once, in the middle of the trajectory
         return nearest(600), True
     return nearest(200), True  # Asyrp: the asymmetric step at t >= 200 (the shipped editors' t_edit)
+
+
+def largest_changes(readings: dict[str, Tensor], reference: int = 0, top: int = 3, exclude: Sequence[str] = ()
+                    ) -> list[tuple[str, float]]:
+    """The attributes that images move most: per attribute the largest |r - r[reference]| over the images,
+    as a fraction of its range (`ATTRIBUTES`), signed as at that image; the `top` largest first.
+
+    Args:
+        readings: the probe's `{attribute: (N,)}` for N images (e.g. one strength sweep).
+        reference: the index of the unedited image. top: how many attributes to return.
+        exclude: attributes left out (e.g. the edit's target, printed on its own).
+
+    >>> r = {a: torch.zeros(3) for a in ATTRIBUTES}
+    >>> r["smile"], r["glasses"] = torch.tensor([-0.5, 0.0, 0.3]), torch.tensor([1.0, 1.0, 0.0])
+    >>> largest_changes(r, reference=1, top=2)
+    [('glasses', -1.0), ('smile', -0.25)]
+    """
+    missing = [a for a in ATTRIBUTES if a not in readings]
+    if missing:
+        raise ValueError(f"readings must hold every attribute, missing {missing}")
+    changes = {}
+    for a, (lo, hi) in ATTRIBUTES.items():
+        if a in exclude:
+            continue
+        r = torch.as_tensor(readings[a]).detach().double().flatten()
+        if not 0 <= reference < len(r):
+            raise ValueError(f"reference must index one of the {len(r)} images, got {reference}")
+        d = (r - r[reference]) / (hi - lo)
+        changes[a] = d[d.abs().argmax()].item()
+    return sorted(changes.items(), key=lambda kv: -abs(kv[1]))[:top]
+
+
+def in_voila() -> bool:
+    """True inside a kernel that Voila started (it sets VOILA_KERNEL_ID / VOILA_SERVER_URL in the kernel)."""
+    import os
+
+    return "VOILA_KERNEL_ID" in os.environ or "VOILA_SERVER_URL" in os.environ
+
+
+def _batched(dhs: Sequence[Callable]) -> Callable[[int, Tensor], Tensor]:
+    """One dh for a batch whose sample i is edited by `dhs[i]` (each `(t, h) -> dh`)."""
+    def dh(t: int, h: Tensor) -> Tensor:  # h (B, *h_shape); each dh_i sees its own sample
+        return torch.cat([d(t, h[i:i + 1]).expand(1, *h.shape[1:]) for i, d in enumerate(dhs)])
+    return dh
 
 
 def _difference(edited: Tensor, original: Tensor) -> Tensor:
@@ -538,6 +594,70 @@ class Editor(W.VBox):
         finally:
             self.message.value = shown
 
+    @torch.no_grad()
+    def sweep(self, edits: Sequence[Edit]) -> Tensor:
+        """Each edit alone on the current sample at its method's paper settings, as `render` makes it,
+        batched: `(N, C, H, W)`. The h-space edits that share (t_edit, asymmetric) run as one `ddim_sample`
+        (sample i edited by edit i), Park's edits with the same gamma as one `x_space_guidance`, then one
+        `ddim_sample` from t_edit; strength 0 is the original. For static figures and baselines."""
+        shown = self.message.value
+        try:
+            sample = self._sample(self._snapshot((), self.grid[-1], True))
+            out: list[Tensor | None] = [None] * len(edits)
+            groups: dict[tuple, list[int]] = {}
+            for i, e in enumerate(edits):
+                if not isinstance(e, Edit):
+                    raise TypeError(f"edits must be Edit objects, got {type(e).__name__}")
+                t_edit, asymmetric = _method_defaults(e.method, self.grid)
+                self._direction(sample, e, t_edit)  # every edit is checked, strength 0 too
+                if e.strength == 0.0:
+                    out[i] = sample.x0[0]
+                elif e.method == "Park pullback":
+                    groups.setdefault(("park", t_edit), []).append(i)
+                else:
+                    groups.setdefault(("h", t_edit, asymmetric), []).append(i)
+            for key, idx in groups.items():
+                if key[0] == "h":
+                    dh = _batched([self._one_dh(sample, edits[i], key[1]) for i in idx])
+                    x = ddim_sample(self.model, sample.x_T.expand(len(idx), *sample.x_T.shape[1:]), self.steps, dh=dh,
+                                    t_edit=key[1], asymmetric=key[2], clip=sample.clip, fused=True, progress=False)
+                else:
+                    x_t, guided = sample.trajectory[key[1]], {}
+                    for i in idx:  # one guidance run per gamma: x_space_guidance takes one step size
+                        guided.setdefault(abs(edits[i].strength), []).append(i)
+                    xs, order = [], []
+                    for c, same in guided.items():
+                        v = torch.stack([self._park_v(sample, edits[i], key[1]) for i in same])
+                        xs.append(x_space_guidance(self.model, x_t.expand(len(same), *x_t.shape[1:]), key[1], v,
+                                                   gamma=PARK_GAMMA * c))
+                        order += same
+                    x = ddim_sample(self.model, torch.cat(xs), self.steps, t_start=key[1], clip=sample.clip, progress=False)
+                    idx = order
+                for i, xi in zip(idx, x):
+                    out[i] = xi
+            return torch.stack(out) if out else torch.empty(0, *self.model.sample_shape)
+        finally:
+            self.message.value = shown
+
+    @torch.no_grad()
+    def edit_size(self, edit: Edit) -> float:
+        """How far an edit moves the current sample: the median over its edited steps of ||dh|| / ||h||
+        along the unedited trajectory (h-space methods), or ||dx|| / ||x_t|| at t_edit (Park's guidance)."""
+        shown = self.message.value
+        try:
+            sample = self._sample(self._snapshot((), self.grid[-1], True))
+            t_edit, _ = _method_defaults(edit.method, self.grid)
+            self._direction(sample, edit, t_edit)
+            if edit.method == "Park pullback":
+                x = sample.trajectory[t_edit]
+                moved = x_space_guidance(self.model, x, t_edit, self._park_v(sample, edit, t_edit),
+                                         gamma=PARK_GAMMA * abs(edit.strength))
+                return float((moved - x).norm() / x.norm())
+            dh = self._one_dh(sample, edit, t_edit)
+            return statistics.median(float(dh(t, sample.h[t]).norm() / sample.h[t].norm()) for t in self.grid if t >= t_edit)
+        finally:
+            self.message.value = shown
+
     def _sample(self, req: _Request) -> _Sample:
         key = req.sample
         if key in self._samples:
@@ -556,8 +676,10 @@ class Editor(W.VBox):
             else:
                 image = load_image(req.upload, shape[1:])[None]
             x_T, clip = ddim_invert(self.model, image.to(device), self.steps, progress=False), False
-        x0, traj = ddim_sample(self.model, x_T, self.steps, clip=clip, return_trajectory=True, progress=False)
-        sample = _Sample(x_T, clip, x0, dict(zip(self.grid, traj[:-1])), self._read(x0))
+        hs: dict[int, Tensor] = {}
+        x0, traj = ddim_sample(self.model, x_T, self.steps, clip=clip, return_trajectory=True, progress=False,
+                               callback=lambda step: hs.__setitem__(step["t"], step["h"]))
+        sample = _Sample(x_T, clip, x0, dict(zip(self.grid, traj[:-1])), hs, self._read(x0))
         if len(self._samples) >= 8:  # keep a few recent samples
             self._samples.pop(next(iter(self._samples)))
         self._samples[key] = sample
@@ -621,28 +743,40 @@ class Editor(W.VBox):
             sample.cache[key] = pullback(self.model, sample.trajectory[t_edit][0], t_edit, self.k, seed=0)
         return sample.cache[key]
 
+    def _one_dh(self, sample: _Sample, e: Edit, t_edit: int) -> Callable[[int, Tensor], Tensor]:
+        """The h-space edit `(t, h) -> dh` of one Edit at its strength (a random one: the same norm at every step)."""
+        if e.random is not None:
+            own = self._one_dh(sample, replace(e, random=None), t_edit)
+            norms = torch.stack([own(t, sample.h[t]).flatten().norm() for t in self.grid])
+            return random_direction(self.grid, norms, generator=torch.Generator().manual_seed(e.random),
+                                    h_shape=self.model.h_shape)
+        d = self._direction(sample, e, t_edit)
+        if e.method == "mean difference":
+            return e.strength * d
+        if e.method.startswith("Asyrp"):
+            return lambda t, h, d=d, c=e.strength: c * d(t, h)
+        if e.method == "Haas PCA":
+            return d.direction(e.index, e.strength)
+        return d.direction(e.index, JACOBIAN_UNIT * e.strength)
+
     def _dh(self, sample: _Sample, edits: tuple[Edit, ...], t_edit: int):
         """The h-space edit of the settings: each direction scaled, several added (`combine`)."""
-        dhs = []
-        for e in edits:
-            d = self._direction(sample, e, t_edit)
-            if e.method == "mean difference":
-                dhs.append(e.strength * d)
-            elif e.method.startswith("Asyrp"):
-                dhs.append(lambda t, h, d=d, c=e.strength: c * d(t, h))
-            elif e.method == "Haas PCA":
-                dhs.append(d.direction(e.index, e.strength))
-            else:
-                dhs.append(d.direction(e.index, JACOBIAN_UNIT * e.strength))
+        dhs = [self._one_dh(sample, e, t_edit) for e in edits]
         return dhs[0] if len(dhs) == 1 else combine(*dhs)
+
+    def _park_v(self, sample: _Sample, e: Edit, t_edit: int) -> Tensor:
+        """Park's x-space direction of an edit: `sign(c) v_i` of the pullback at t_edit, or a random unit v."""
+        if e.random is not None:
+            v = torch.randn(self.model.sample_shape, generator=torch.Generator().manual_seed(e.random))
+            return v / v.norm()
+        return math.copysign(1.0, e.strength) * self._direction(sample, e, t_edit).V[e.index]
 
     def _park(self, sample: _Sample, e: Edit, t_edit: int, steps: int, check: Callable | None, guided: dict) -> Tensor | None:
         """Park et al.: x-space guidance along v_i at t_edit (once per request), then DDIM from there."""
         if t_edit not in ddim_timesteps(self.model, steps).tolist():
             return None
         if "x" not in guided:
-            svd = self._direction(sample, e, t_edit)
-            v = math.copysign(1.0, e.strength) * svd.V[e.index]
+            v = self._park_v(sample, e, t_edit)
             guided["x"] = x_space_guidance(self.model, sample.trajectory[t_edit], t_edit, v, gamma=PARK_GAMMA * abs(e.strength))
             if check is not None:
                 check({})

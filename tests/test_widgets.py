@@ -13,7 +13,7 @@ from PIL import Image
 
 import latentlab as ll
 from helpers import LinearProbe, gen
-from latentlab.widgets import JACOBIAN_UNIT, PARK_GAMMA, Editor, image_to_png
+from latentlab.widgets import JACOBIAN_UNIT, PARK_GAMMA, Edit, Editor, image_to_png, in_voila, largest_changes
 
 STEPS, PREVIEW, N_DIR, DIR_STEPS, K = 4, 2, 6, 2, 2
 DIRECTION_SEED = 12345  # the widget's documented seed for the trajectories its directions are fitted on
@@ -327,3 +327,71 @@ def test_only_the_controls_of_the_chosen_method_and_source_show(tiny):
     assert not shown(ed.asymmetric) and shown(ed.index)
     ed.source.value = "rendered face"
     assert shown(ed.face_box) and shown(ed.seed) and not shown(ed.upload)
+
+
+# ----------------------------------------------------------------------------- static sweeps and baselines
+
+
+def test_sweep_batches_what_render_computes_one_by_one(tiny):
+    """Every method, several strengths and random baselines in one call: each image equals `render`'s."""
+    ed = make(tiny, seed=4)
+    edits = [Edit("mean difference", "hair_color", 0, 1.5), Edit("Haas PCA", "", 1, -2.0), Edit("Haas PCA", "", 0, 0.0),
+             Edit("Haas Jacobian", "", 0, 0.7), Edit("Park pullback", "", 0, 1.0), Edit("Park pullback", "", 1, -2.0),
+             Edit("Park pullback", "", 0, 2.0, random=3), Edit("mean difference", "hair_color", 0, 1.5, random=1),
+             Edit("Haas PCA", "", 1, 2.0, random=2)]
+    images = ed.sweep(edits)
+    assert images.shape == (len(edits), 3, 32, 32)
+    for e, x in zip(edits, images):
+        torch.testing.assert_close(x, ed.render(e), rtol=0, atol=1e-4, msg=e.label())
+    torch.testing.assert_close(images[2], ed.x0)  # strength 0: the original
+    assert ed.message.value == ""
+
+
+def test_random_edits_have_the_size_of_their_method(tiny):
+    """A random baseline matches its method's ||dh|| at every step (so the median size too), is
+    reproducible by seed and differs between seeds; Park's is a unit v with the same gamma."""
+    ed = make(tiny, seed=5)
+    for e in (Edit("mean difference", "hair_color", 0, 2.0), Edit("Haas PCA", "", 0, -1.5), Edit("Haas Jacobian", "", 1, 1.0)):
+        r = Edit(e.method, e.target, e.index, e.strength, random=7)
+        assert ed.edit_size(r) == pytest.approx(ed.edit_size(e), rel=1e-5)
+        assert ed.edit_size(e) > 0
+    a, b, c = ed.sweep([Edit("Haas PCA", "", 0, 2.0, random=s) for s in (1, 1, 2)])
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    # the size by hand for PCA: c sigma_0(t) over ||h_t|| of the unedited run, median over the steps
+    pcs = ll.pca_directions(tiny, None, DIR_STEPS, K, trajectory=direction_trajectories(tiny), progress=False)
+    hs = {}
+    ll.ddim_sample(tiny, x_T_of(tiny, 5), STEPS, progress=False, callback=lambda s: hs.__setitem__(s["t"], s["h"]))
+    d = pcs.direction(0, 2.0)
+    by_hand = np.median([float(d(t, h).norm() / h.norm()) for t, h in hs.items()])
+    assert ed.edit_size(Edit("Haas PCA", "", 0, 2.0)) == pytest.approx(by_hand, rel=1e-5)
+    park = ed.edit_size(Edit("Park pullback", "", 0, 1.0, random=0))
+    x = ll.ddim_sample(tiny, x_T_of(tiny, 5), STEPS, return_trajectory=True, progress=False)[1][
+        ll.ddim_timesteps(tiny, STEPS).tolist().index(ed._nearest(600))]
+    v = torch.randn(tiny.sample_shape, generator=gen(0))
+    moved = ll.x_space_guidance(tiny, x, ed._nearest(600), v / v.norm(), gamma=PARK_GAMMA)
+    assert park == pytest.approx(float((moved - x).norm() / x.norm()), rel=1e-4)
+
+
+def test_largest_changes_ranks_attributes_by_their_largest_move():
+    r = {a: torch.zeros(5) for a in ll.ATTRIBUTES}
+    r["smile"] = torch.tensor([-1.0, -0.9, -0.8, 0.2, 0.6])       # range 2: largest change +0.7
+    r["glasses"] = torch.tensor([0.0, 1.0, 1.0, 1.0, 0.0])         # range 1: -1.0 at both ends
+    r["hair_length"] = torch.tensor([0.1, 0.0, 0.0, 0.0, -0.3])   # range 1: -0.3 beats +0.1
+    top = largest_changes(r, reference=2)
+    assert [a for a, _ in top] == ["glasses", "smile", "hair_length"]
+    assert [v for _, v in top] == pytest.approx([-1.0, 0.7, -0.3])
+    assert [a for a, _ in largest_changes(r, reference=2, top=2, exclude=("smile",))] == ["glasses", "hair_length"]
+    # the old summary |r(+2) - r(-2)| would miss the glasses entirely (0 at both ends)
+    assert abs(r["glasses"][-1] - r["glasses"][0]) == 0
+    with pytest.raises(ValueError, match="missing"):
+        largest_changes({"smile": torch.zeros(2)})
+    with pytest.raises(ValueError, match="reference"):
+        largest_changes(r, reference=5)
+
+
+def test_in_voila_reads_the_kernel_environment(monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    monkeypatch.delenv("VOILA_SERVER_URL", raising=False)
+    assert not in_voila()
+    monkeypatch.setenv("VOILA_KERNEL_ID", "abc")
+    assert in_voila()
