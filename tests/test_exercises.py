@@ -10,7 +10,7 @@ import torch
 import latentlab as ll
 from latentlab import exercises as ex
 from latentlab.geometry import SVD
-from helpers import gen
+from helpers import LinearProbe, gen
 
 
 def hint(fb: ex.Feedback, *words: str) -> None:
@@ -336,3 +336,240 @@ def test_bad_input_gets_a_hint_not_a_traceback(model):
 def test_wrong_call_gets_a_hint():
     fb = ex.check_kernel_direction(torch.eye(2))
     hint(fb, "wrong arguments", "check_kernel_direction")
+
+
+# ----------------------------------------------------------------------------- 08
+
+
+@pytest.fixture(scope="module")
+def smile_editor():
+    """The notebook's editor (the shipped smile editor needs the bundled model's h), at 10 steps."""
+    from latentlab.widgets import Editor
+
+    ed = Editor(ll.load_model(), probe=ll.load_probe(), seed=1, steps=10, preview_steps=0, threaded=False,
+                method="Asyrp f", target="smile -> +1", strength=0.5)
+    yield ed
+    ed.close()
+
+
+def test_strength_reading(smile_editor):
+    ed = smile_editor
+    ed.strength.value = 0.5
+    stale = ed.readings_after["smile"] - ed.readings_before["smile"]
+    ed.strength.value = 1.5
+    change = ed.readings_after["smile"] - ed.readings_before["smile"]
+    assert abs(change - stale) > 0.1  # the stale answer is a different number
+    right(ex.check_strength_reading(ed, change))
+    hint(ex.check_strength_reading(ed, None), "Fill in")
+    hint(ex.check_strength_reading(ed, ed.readings_after["smile"]), "edited face's reading")
+    hint(ex.check_strength_reading(ed, -change), "wrong sign")
+    hint(ex.check_strength_reading(ed, change / 2), "fraction")
+    hint(ex.check_strength_reading(ed, stale), "editor.wait()")
+    ed.strength.value = 0.5
+    hint(ex.check_strength_reading(ed, stale), "editor.strength.value = 1.5")
+    hint(ex.check_strength_reading(None, change), "pass the notebook's `editor`")
+
+
+GRID8 = (0.5, 1.0, 1.5, 2.0)
+
+
+def _tiny_world(model, seed: int = 8):
+    """A tiny model, a constant dh as the 'editor', the faces' x_T and their unedited image."""
+    x_T = torch.randn(1, *model.sample_shape, generator=gen(seed))
+    dh = 3 * torch.randn(model.h_shape, generator=gen(seed + 1))
+    editor = lambda t, h: dh.expand_as(h)  # noqa: E731
+    return x_T, editor, ll.ddim_sample(model, x_T, 4, progress=False)
+
+
+def test_glasses_off(model):
+    """A constructed world: the 'probe' sees glasses while a face stays near its unedited image, with the
+    threshold set between the changes of two strengths, so the answer is known."""
+    x_T, editor, base = _tiny_world(model)
+    lin = LinearProbe(size=model.sample_shape[-1])
+    edited = {c: ll.ddim_sample(model, x_T, 4, dh=lambda t, h, c=c: c * editor(t, h), t_edit=200, progress=False)
+              for c in GRID8}
+    moved = [float((edited[c] - base).norm()) for c in GRID8]
+    assert moved == sorted(moved), moved  # larger strength, larger change
+    thr = (moved[1] + moved[2]) / 2  # the glasses go at c = 1.5
+    probe = lambda x: {"glasses": ((x - base).flatten(1).norm(dim=1) < thr).float(), "smile": lin(x)["smile"]}  # noqa: E731
+    smile = lambda x: float(lin(x)["smile"].detach())  # noqa: E731
+    kept = smile(edited[1.0])
+    check = lambda c, s: ex.check_glasses_off(model, x_T, c, s, editor=editor, probe=probe, strengths=GRID8, steps=4)  # noqa: E731
+    right(check(1.5, kept))
+    hint(check(None, None), "Fill in")
+    hint(check(1.0, kept), "still reads glasses")
+    hint(check(2.0, kept), "already off")
+    hint(check(1.5, smile(edited[1.5])), "where the glasses are gone")
+    hint(check(1.5, kept - smile(base)), "change of smile")
+    hint(check(1.5, kept + 0.5), "not the smile reading")
+    hint(check(1.25, kept), "grid's strengths")
+    hint(ex.check_glasses_off(model, x_T[0, 0], 1.5, kept, editor=editor, probe=probe, strengths=GRID8, steps=4), "x_T")
+
+
+def test_additivity(model):
+    x_T, a, base = _tiny_world(model, seed=10)
+    db = 2 * torch.randn(model.h_shape, generator=gen(12))
+    b = lambda t, h: db.expand_as(h)  # noqa: E731
+    probe = LinearProbe(size=model.sample_shape[-1])
+    runs = [ll.ddim_sample(model, x_T, 4, dh=dh, t_edit=200, progress=False)
+            for dh in (None, a, b, ll.combine(a, b))]
+    r = probe(torch.cat(runs))
+    ranges = np.array([hi - lo for lo, hi in ll.ATTRIBUTES.values()])
+    R = np.stack([r[k].detach().numpy().astype(float) for k in ll.ATTRIBUTES], 1)  # (4 images, attributes)
+    D = (R[1:] - R[0]) / ranges  # each change on its attribute's range
+    error = float(np.linalg.norm(D[2] - D[0] - D[1]) / np.linalg.norm(D[0] + D[1]))
+    assert error > 0.01  # not additive: the checker's hints can tell the answers apart
+    check = lambda e: ex.check_additivity(model, x_T, e, edits=(a, b), probe=probe, steps=4)  # noqa: E731
+    right(check(error))
+    hint(check(None), "Fill in")
+    raw = R[1:] / ranges
+    hint(check(float(np.linalg.norm(raw[2] - raw[0] - raw[1]) / np.linalg.norm(raw[0] + raw[1]))), "readings")
+    hint(check(float(np.linalg.norm((R[3] - R[0]) - (R[1] - R[0]) - (R[2] - R[0])))), "Divide by")
+    U = R[1:] - R[0]
+    hint(check(float(np.linalg.norm(U[2] - U[0] - U[1]) / np.linalg.norm(U[0] + U[1]))), "range first")
+    hint(check(error + 0.2), "does not match")
+
+
+def test_widget_checks_turn_bad_input_into_hints(model, smile_editor):
+    x_T, editor, _ = _tiny_world(model)
+    probe = LinearProbe(size=model.sample_shape[-1])
+    calls = {
+        "strength": lambda v: ex.check_strength_reading(smile_editor, v),
+        "glasses c_off": lambda v: ex.check_glasses_off(model, x_T, v, 0.1, editor=editor, probe=probe, strengths=GRID8, steps=4),
+        "glasses smile_kept": lambda v: ex.check_glasses_off(model, x_T, 1.0, v, editor=editor, probe=probe, strengths=GRID8, steps=4),
+        "glasses x_T": lambda v: ex.check_glasses_off(model, v, 1.0, 0.1, editor=editor, probe=probe, strengths=GRID8, steps=4),
+        "additivity": lambda v: ex.check_additivity(model, x_T, v, edits=(editor, editor), probe=probe, steps=4),
+    }
+    for name, call in calls.items():
+        for bad in BAD:
+            fb = call(bad)
+            assert isinstance(fb, ex.Feedback) and not fb.ok and len(fb.message) > 20, (name, bad, fb)
+            assert "\n" not in fb.message and fb.message.count(". ") <= 3, (name, bad, fb)
+
+
+# ----------------------------------------------------------------------------- 09 (appended as one block)
+
+
+def test_h_scaling():
+    # the oracle: the U-Net's own bottleneck, built at reduced width (not the checker's config arithmetic)
+    from latentlab.architectures import random_model
+
+    shapes = {s: tuple(ll.h_of(m := random_model("celebahq-256", width=16, sample_size=s),
+                                torch.zeros(1, *m.sample_shape), 500).shape[1:]) for s in (256, 128)}
+    right(ex.check_h_scaling(shapes[256], shapes[128], 256 // shapes[256][-1]))
+    right(ex.check_h_scaling(torch.Size(shapes[256]), list(shapes[128]), 32.0))
+    hint(ex.check_h_scaling(None, None, None), "Fill in")
+    hint(ex.check_h_scaling((512, 8, 8), (32, 4, 4), 32), "full-size", "divided by 16")
+    hint(ex.check_h_scaling((1, 32, 8, 8), (32, 4, 4), 32), "batch dimension")
+    hint(ex.check_h_scaling((32, 4, 4), (32, 2, 2), 64), "downsample 5 times")
+    hint(ex.check_h_scaling((32, 8, 8), (32, 8, 8), 32), "sample_size=128")
+    hint(ex.check_h_scaling((32, 8, 8), (32, 4, 4), 64), "2^5")
+    hint(ex.check_h_scaling(torch.zeros(1, 32, 8, 8), (32, 4, 4), 32), "not the tensor h")
+
+
+def test_pullback_cost():
+    info = {"iterations": 2, "products": 12}
+    right(ex.check_pullback_cost(1.2, info, 6, 27 * 6 * 1.2 / 12))
+    right(ex.check_pullback_cost(1.2, info, 6, 27 * 1.2 / 2))  # per iteration: the same number
+    hint(ex.check_pullback_cost(None, None, None, None), "Fill in")
+    hint(ex.check_pullback_cost(1.2, info, 3, 16.2), "reverse-mode")
+    hint(ex.check_pullback_cost(1.2, info, 2, 16.2), "per direction")
+    hint(ex.check_pullback_cost(1.2, info, 6, 27 * 1.2), "divide by them")
+    hint(ex.check_pullback_cost(1.2, info, 6, 27 * 3 * 1.2 / 12), "not k")
+    hint(ex.check_pullback_cost(1.2, {"S": 1}, 6, 16.2), "return_info=True")
+    hint(ex.check_pullback_cost(-1.0, info, 6, 16.2), "positive")
+
+
+def test_checkpoint_folder(tmp_path):
+    from latentlab.architectures import random_model, write_pipeline
+
+    small = random_model("celebahq-256", width=16, sample_size=64)
+    folder = write_pipeline(small, tmp_path / "pipeline", "celebahq-256")
+    loaded = ll.load_model(folder)
+    small.unet.save_pretrained(tmp_path / "pickles", safe_serialization=False)
+    with pytest.raises(ValueError) as refused:
+        ll.load_model(tmp_path / "pickles")
+    right(ex.check_checkpoint_folder(small, folder, loaded, refused.value))
+    right(ex.check_checkpoint_folder(small, str(folder), loaded, refused.value))
+    hint(ex.check_checkpoint_folder(small, None, None, None), "Fill in")
+    hint(ex.check_checkpoint_folder(small, folder, small, refused.value), "load it back")
+    hint(ex.check_checkpoint_folder(small, tmp_path / "pickles", loaded, refused.value), "pipeline folder")
+    other = random_model("celebahq-256", width=16, sample_size=64, seed=1)
+    hint(ex.check_checkpoint_folder(small, folder, other, refused.value), "something else")
+    hint(ex.check_checkpoint_folder(small, folder, loaded, loaded), "exception load_model raised")
+    with pytest.raises(FileNotFoundError) as missing:
+        ll.load_model(tmp_path / "nope")
+    hint(ex.check_checkpoint_folder(small, folder, loaded, missing.value), "Save the pickle copy first")
+    hint(ex.check_checkpoint_folder(small, folder, loaded, RuntimeError("boom")), "not the refusal")
+    hint(ex.check_checkpoint_folder(small, tmp_path / "nope", loaded, refused.value), "exists")
+    for bad in BAD:  # bad input to any slot: a hint, never a traceback
+        for fb in (ex.check_h_scaling(bad, (32, 4, 4), 32), ex.check_pullback_cost(1.0, {"iterations": 1, "products": 6}, bad, 1.0),
+                   ex.check_checkpoint_folder(small, folder, bad, refused.value)):
+            assert isinstance(fb, ex.Feedback) and not fb.ok and len(fb.message) > 20, (bad, fb)
+            assert "\n" not in fb.message and fb.message.count(". ") <= 3, (bad, fb)
+
+
+# ----------------------------------------------------------------------------- 10 which direction method
+
+
+def _ex10_samples():
+    import pandas as pd
+    g = gen(21)
+    rows = []
+    for m, shift in (("good", 0.5), ("weak", 0.11), ("random", 0.0), ("bad", -0.5)):
+        noise = torch.randn(40, generator=g).tolist()
+        rows += [{"attr": "hair_color", "method": m, "sample": i, "movable": i < 36, "right_way": False,
+                  "change": shift + 0.2 * noise[i]} for i in range(40)]
+    return pd.DataFrame(rows)
+
+
+def test_ex10_bootstrap_interval():
+    import numpy as np
+    s = _ex10_samples()
+    x = s[(s.method == "good") & s.movable].change.to_numpy()
+    rng = np.random.default_rng(1)
+    means = x[rng.integers(0, len(x), (2000, len(x)))].mean(1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    assert ex.check_bootstrap_interval(s, "hair_color", "good", x.mean(), lo, hi).ok
+    assert "Fill in `mean`" in ex.check_bootstrap_interval(s, "hair_color", "good", None, None, None).message
+    everyone = s[s.method == "good"].change.mean()
+    assert "counts every face" in ex.check_bootstrap_interval(s, "hair_color", "good", everyone, lo, hi).message
+    spread = np.quantile(x, [0.025, 0.975])  # quantiles of the faces, not of the mean
+    assert "much wider" in ex.check_bootstrap_interval(s, "hair_color", "good", x.mean(), *spread).message
+    se = x.std(ddof=1) / len(x) ** 0.5
+    assert "narrower" in ex.check_bootstrap_interval(s, "hair_color", "good", x.mean(), x.mean() - se, x.mean() + se).message
+    assert "pandas DataFrame" in ex.check_bootstrap_interval([1, 2], "hair_color", "good", 0.1, 0, 1).message
+    assert "one number" in ex.check_bootstrap_interval(s, "hair_color", "good", [1.0, 2.0], 0, 1).message
+
+
+def test_ex10_beats_random():
+    from scipy.stats import wilcoxon
+    s = _ex10_samples()
+    m = s[s.movable]
+    d = m[m.method == "weak"].change.to_numpy() - m[m.method == "random"].change.to_numpy()
+    p_weak = wilcoxon(d).pvalue
+    assert 0.05 / 28 < p_weak < 0.05  # the constructed case: "weak" passes only uncorrected
+    assert ex.check_beats_random(s, "hair_color", {"good"}).ok
+    assert "uncorrected 0.05" in ex.check_beats_random(s, "hair_color", {"good", "weak"}).message
+    assert "less* than random" in ex.check_beats_random(s, "hair_color", {"good", "bad"}).message
+    assert "missing" in ex.check_beats_random(s, "hair_color", set()).message
+    assert "baseline itself" in ex.check_beats_random(s, "hair_color", {"good", "random"}).message
+    assert "not methods" in ex.check_beats_random(s, "hair_color", {"nope"}).message
+    assert "Fill in `answer`" in ex.check_beats_random(s, "hair_color", None).message
+    assert "set of method names" in ex.check_beats_random(s, "hair_color", 3).message
+
+
+def test_ex10_rank_correlation():
+    import pandas as pd
+    from scipy.stats import spearmanr
+    names = ["Asyrp f", "Asyrp dh", "a", "b", "c", "d", "e"]
+    t1 = pd.DataFrame({"attr": "smile", "method": names, "change": [0.9, 0.8, 0.1, 0.3, 0.2, 0.05, 0.4]})
+    t2 = pd.DataFrame({"attr": "smile", "method": names[::-1], "change": [0.1, 0.0, 0.35, 0.3, 0.2, 0.7, 0.6]})
+    a = t1.set_index("method").change[names[2:]]
+    b = t2.set_index("method").change[names[2:]]
+    rho = spearmanr(a, b).statistic
+    assert ex.check_rank_correlation(t1, t2, "smile", rho).ok
+    with_editors = spearmanr(t1.set_index("method").change[names], t2.set_index("method").change[names]).statistic
+    assert "Asyrp editors" in ex.check_rank_correlation(t1, t2, "smile", with_editors).message
+    assert "Fill in `rho`" in ex.check_rank_correlation(t1, t2, "smile", None).message
+    assert "pandas DataFrame" in ex.check_rank_correlation("t1", t2, "smile", 0.5).message

@@ -74,6 +74,35 @@ def test_hub_id_goes_through_snapshot_download(tmp_path, monkeypatch):
     assert model.sample_shape == (3, 32, 32)
 
 
+def test_hub_repo_with_pickles_only_gets_the_conversion_to_run(tmp_path, monkeypatch):
+    """A flat repo like google/ddpm-ema-celebahq-256 (config.json, scheduler_config.json, a .bin): the
+    error names the one-time conversion, with a trust warning, and that conversion, run with plain
+    diffusers, gives a folder load_model takes. No network: snapshot_download is mocked."""
+    import huggingface_hub
+
+    repo, model = tmp_path / "repo", ll.tiny_model()
+    model.unet.save_pretrained(repo, safe_serialization=False)  # config.json + diffusion_pytorch_model.bin
+    (repo / "scheduler_config.json").write_text(json.dumps(DDPM_SCHEDULER_CONFIG))
+    (repo / "model_index.json").write_text(json.dumps(
+        {"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: str(repo))
+    with pytest.raises(FileNotFoundError) as e:
+        ll.load_model("google/ddpm-ema-celebahq-256")
+    message = str(e.value)
+    assert "has no safetensors weights" in message and "only if you trust its source" in message
+    convert = ('UNet2DModel.from_pretrained(\'google/ddpm-ema-celebahq-256\', use_safetensors=False)'
+               '.save_pretrained(DIR, safe_serialization=True)')
+    scheduler = "DDPMScheduler.from_pretrained('google/ddpm-ema-celebahq-256').save_pretrained(DIR)"
+    assert convert in message and scheduler in message and "load_model(DIR)" in message
+    out = tmp_path / "converted"  # the conversion as the message says, on the local copy of the repo
+    UNet2DModel.from_pretrained(repo, use_safetensors=False).save_pretrained(out, safe_serialization=True)
+    DDPMScheduler.from_pretrained(repo).save_pretrained(out)
+    loaded = ll.load_model(out)
+    x = torch.randn(1, 3, 16, 16, generator=gen(0))
+    assert torch.allclose(loaded.unet(x, 3).sample, model.unet(x, 3).sample, atol=1e-5)
+    assert loaded.scheduler.config.beta_schedule == "linear" and loaded.scheduler.config.clip_sample
+
+
 def test_bare_unet_folder_gets_default_ddim(tmp_path):
     model = ll.tiny_model()
     model.unet.save_pretrained(tmp_path, safe_serialization=True)
