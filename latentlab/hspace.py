@@ -67,7 +67,8 @@ def _h(model: Model, x: Tensor, t: Tensor) -> Tensor:
     raise RuntimeError("the U-Net returned without running its middle block")
 
 
-def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None, record: list | None = None) -> Tensor:
+def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None, record: list | None = None,
+         repeat: int = 1) -> Tensor:
     """eps for a checked batch with h -> h + dh; the unedited h is appended to `record` if given.
 
     `dh` may be a callable `h -> dh` (evaluated inside the same pass, so h is computed once).
@@ -85,7 +86,7 @@ def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None
 
     handle = _mid_block(model).register_forward_hook(edit)
     try:
-        return _call(model, x, t)
+        return _call(model, x, t, repeat=repeat)
     finally:
         handle.remove()
 

@@ -36,7 +36,8 @@ def _check_direction(model: Model, v: Tensor, name: str = "v") -> Tensor:
 
 
 @torch.no_grad()
-def x_space_guidance(model: Model, x_t: Tensor, t: int | Tensor, v: Tensor, gamma: float = 0.1, n: int = 16) -> Tensor:
+def x_space_guidance(model: Model, x_t: Tensor, t: int | Tensor, v: Tensor, gamma: float = 0.1, n: int = 16, *,
+                     fused: bool = False) -> Tensor:
     """Park et al.'s released edit: n times `x_t <- x_t + gamma * (eps(x_t + v) - eps(x_t))`, v fixed.
 
     Args:
@@ -44,6 +45,8 @@ def x_space_guidance(model: Model, x_t: Tensor, t: int | Tensor, v: Tensor, gamm
         v: the x-space direction (e.g. `pullback(...).V[i]`, unit norm), one sample's shape or a batch.
         gamma: step size (Park et al.: 0.1 for the face model, 1 for Stable Diffusion); 0 returns x_t.
         n: repeats (Park et al.: 16).
+        fused: compute eps(x_t + v) and eps(x_t) in one U-Net batch of 2B instead of two calls; equal up
+            to float rounding, faster at small batches on a CPU (the widget editor's case).
 
     >>> from latentlab import tiny_model
     >>> m = tiny_model(); x = torch.randn(3, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -60,8 +63,15 @@ def x_space_guidance(model: Model, x_t: Tensor, t: int | Tensor, v: Tensor, gamm
     x = xb.clone()
     if gamma == 0:
         return x[0] if single else x
+    if not isinstance(fused, bool):
+        raise ValueError(f"fused must be True or False, got {fused!r}")
+    B = x.shape[0]
     for _ in range(n):
-        x = x + gamma * (_eps(model, x + v, tb) - _eps(model, x, tb))
+        if fused:
+            both = _eps(model, torch.cat([x + v, x.expand_as(x + v)]), torch.cat([tb, tb]), repeat=2)
+            x = x + gamma * (both[:B] - both[B:])
+        else:
+            x = x + gamma * (_eps(model, x + v, tb) - _eps(model, x, tb))
     return x[0] if single else x
 
 

@@ -651,7 +651,7 @@ class Editor(W.VBox):
             if edit.method == "Park pullback":
                 x = sample.trajectory[t_edit]
                 moved = x_space_guidance(self.model, x, t_edit, self._park_v(sample, edit, t_edit),
-                                         gamma=PARK_GAMMA * abs(edit.strength))
+                                         gamma=PARK_GAMMA * abs(edit.strength), fused=True)
                 return float((moved - x).norm() / x.norm())
             dh = self._one_dh(sample, edit, t_edit)
             return statistics.median(float(dh(t, sample.h[t]).norm() / sample.h[t].norm()) for t in self.grid if t >= t_edit)
@@ -777,7 +777,8 @@ class Editor(W.VBox):
             return None
         if "x" not in guided:
             v = self._park_v(sample, e, t_edit)
-            guided["x"] = x_space_guidance(self.model, sample.trajectory[t_edit], t_edit, v, gamma=PARK_GAMMA * abs(e.strength))
+            guided["x"] = x_space_guidance(self.model, sample.trajectory[t_edit], t_edit, v, gamma=PARK_GAMMA * abs(e.strength),
+                                              fused=True)
             if check is not None:
                 check({})
         return ddim_sample(self.model, guided["x"], steps, t_start=t_edit, clip=sample.clip, callback=check, progress=False)

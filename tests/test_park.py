@@ -83,3 +83,15 @@ def test_linearity_error_with_an_exact_jv_has_no_difference_floor(model):
     torch.testing.assert_close(exact[1].double(), ref[1].double(), rtol=0.05, atol=1e-4)
     with pytest.raises(ValueError, match="jv must have the shape of f"):
         linearity_error(f, x_t, v, [1.0], jv=torch.zeros(3))
+
+
+def test_fused_guidance_equals_two_calls():
+    m = ll.tiny_model()
+    x = torch.randn(2, *m.sample_shape, generator=torch.Generator().manual_seed(0))
+    v = torch.randn(m.sample_shape, generator=torch.Generator().manual_seed(1))
+    two = ll.x_space_guidance(m, x, 500, v, gamma=0.5, n=3)
+    torch.testing.assert_close(ll.x_space_guidance(m, x, 500, v, gamma=0.5, n=3, fused=True), two, rtol=1e-4, atol=1e-5)
+    mc = ll.tiny_model(conditional=True)
+    mc.cond = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(2))  # per-sample conditioning
+    two = ll.x_space_guidance(mc, x, 500, v, gamma=0.5, n=2)
+    torch.testing.assert_close(ll.x_space_guidance(mc, x, 500, v, gamma=0.5, n=2, fused=True), two, rtol=1e-4, atol=1e-5)
