@@ -31,7 +31,7 @@ from .probe import Probe, load_probe
 from .scale import map_samples
 
 __all__ = ["EditFn", "choose_and_scale", "compare_methods", "standard_methods", "shipped_results", "SHIPPED_RESULTS",
-           "intervals", "paired_test"]
+           "intervals", "paired_test", "manifold_shift"]
 
 #: The comparison's results on the bundled model, as `benchmarks/compare_methods.py` wrote them.
 SHIPPED_RESULTS = Path(__file__).resolve().parent.parent / "data" / "compare"
@@ -224,12 +224,15 @@ def intervals(samples, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0
 def paired_test(samples, attr: str, a: str, b: str) -> dict[str, float]:
     """Method `a` against method `b` on the same held-out faces (those that can move).
 
-    Two exact or standard paired tests: Wilcoxon's signed-rank test on the per-face change towards
-    the goal, and McNemar's test on moved-the-right-way (`metrics.mcnemar`). Both two-sided.
+    Two paired tests, both two-sided: Wilcoxon's signed-rank test on the per-face change towards the
+    goal, and McNemar's exact test on moved-the-right-way (`metrics.mcnemar`). `p` is the one that
+    fits the attribute: McNemar for a binary attribute (glasses), where the change is a probability
+    and many tiny nudges of it can pass a rank test without a single face crossing over; Wilcoxon
+    for a continuous one.
 
     Returns:
-        `{"n", "mean_diff", "p_wilcoxon", "k_a", "k_b", "p_mcnemar"}`; mean_diff = mean change of
-        a minus b, k_a / k_b the faces each moved the right way.
+        `{"n", "mean_diff", "p_wilcoxon", "k_a", "k_b", "p_mcnemar", "test", "p"}`; mean_diff = mean
+        change of a minus b, k_a / k_b the faces each moved the right way.
     """
     from scipy.stats import wilcoxon
 
@@ -243,8 +246,40 @@ def paired_test(samples, attr: str, a: str, b: str) -> dict[str, float]:
     d = sa.change.to_numpy(float) - sb.change.to_numpy(float)
     p_w = float(wilcoxon(d).pvalue) if (d != 0).any() else 1.0
     ok_a, ok_b = (torch.tensor(x.right_way.to_numpy(bool)) for x in (sa, sb))
+    from .faces import BINARY_ATTRIBUTES
+
+    p_m = mcnemar(ok_a, ok_b)
+    test = "McNemar" if attr in BINARY_ATTRIBUTES else "Wilcoxon"
     return {"n": len(d), "mean_diff": float(d.mean()), "p_wilcoxon": p_w, "k_a": int(ok_a.sum()),
-            "k_b": int(ok_b.sum()), "p_mcnemar": mcnemar(ok_a, ok_b)}
+            "k_b": int(ok_b.sum()), "p_mcnemar": p_m, "test": test, "p": p_m if test == "McNemar" else p_w}
+
+
+def manifold_shift(samples):
+    """Does a method's edit move faces off the data manifold? Per method, pooled over its attributes:
+    the median of after / before of each face's on-manifold error, and Wilcoxon's signed-rank test
+    (two-sided) of log(after / before) against 0.
+
+    Returns:
+        DataFrame: method, n (faces), median_ratio, p.
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"method": "m", "manifold_before": [1.0, 2.0, 4.0], "manifold_after": [2.0, 4.0, 8.0]})
+    >>> manifold_shift(s)[["n", "median_ratio"]].values.tolist()
+    [[3.0, 2.0]]
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import wilcoxon
+
+    need = {"method", "manifold_before", "manifold_after"}
+    if not need <= set(getattr(samples, "columns", ())):
+        raise ValueError(f"samples must have the columns {sorted(need)} (compare_methods(..., samples=True))")
+    rows = []
+    for method, s in samples.groupby("method", sort=False):
+        r = np.log(s.manifold_after.to_numpy(float) / s.manifold_before.to_numpy(float))
+        p = float(wilcoxon(r).pvalue) if (r != 0).any() else 1.0
+        rows.append({"method": method, "n": len(r), "median_ratio": float(np.exp(np.median(r))), "p": p})
+    return pd.DataFrame(rows)
 
 
 def _per_sample(r, attr: str, goal: float, method: str):

@@ -154,3 +154,28 @@ def test_paired_test_against_closed_forms():
         paired_test(s, "smile", "a", "c")
     with pytest.raises(ValueError, match="attr 'glasses' is not in these samples"):
         paired_test(s, "glasses", "a", "b")
+
+
+def test_a_binary_attribute_is_tested_on_crossings_not_on_nudges():
+    """Glasses is a probability: 20 tiny positive nudges and no face crossing 0.5 is no effect."""
+    from latentlab.compare import paired_test
+    s = _samples([1e-3 * (i + 1) for i in range(20)], [0.0] * 20, [False] * 20, [False] * 20)
+    s["attr"] = "glasses"
+    r = paired_test(s, "glasses", "a", "b")
+    assert r["p_wilcoxon"] < 1e-4 and r["test"] == "McNemar" and r["p"] == 1.0
+    s["attr"] = "smile"
+    assert paired_test(s, "smile", "a", "b")["p"] == r["p_wilcoxon"]
+
+
+def test_manifold_shift_against_a_known_ratio():
+    import numpy as np
+    import pandas as pd
+    from latentlab.compare import manifold_shift
+    before = np.exp(torch.randn(30, generator=gen(11)).double().numpy())
+    s = pd.concat([pd.DataFrame({"method": "off", "manifold_before": before, "manifold_after": 1.5 * before}),
+                   pd.DataFrame({"method": "same", "manifold_before": before, "manifold_after": before})])
+    m = manifold_shift(s).set_index("method")
+    assert m.loc["off", "median_ratio"] == pytest.approx(1.5) and m.loc["off", "p"] < 1e-4  # all 30 the same sign
+    assert m.loc["same", "median_ratio"] == 1.0 and m.loc["same", "p"] == 1.0
+    with pytest.raises(ValueError, match="columns"):
+        manifold_shift(s.drop(columns="manifold_after"))
