@@ -172,8 +172,11 @@ def test_manifold_shift_against_a_known_ratio():
     import pandas as pd
     from latentlab.compare import manifold_shift
     before = np.exp(torch.randn(30, generator=gen(11)).double().numpy())
-    s = pd.concat([pd.DataFrame({"method": "off", "manifold_before": before, "manifold_after": 1.5 * before}),
-                   pd.DataFrame({"method": "same", "manifold_before": before, "manifold_after": before})])
+    face = range(30)
+    s = pd.concat([pd.DataFrame({"method": "off", "sample": face, "manifold_before": before, "manifold_after": 1.5 * before}),
+                   pd.DataFrame({"method": "same", "sample": face, "manifold_before": before, "manifold_after": before})])
+    twice = pd.concat([s, s])  # the same faces edited for two attributes: still 30 faces, not 60
+    assert (manifold_shift(twice).n == 30).all()
     m = manifold_shift(s).set_index("method")
     assert m.loc["off", "median_ratio"] == pytest.approx(1.5) and m.loc["off", "p"] < 1e-4  # all 30 the same sign
     assert m.loc["same", "median_ratio"] == 1.0 and m.loc["same", "p"] == 1.0
