@@ -44,17 +44,18 @@
 #
 # **The latency goal and what was measured.** Goal: a slider move shows the updated image within
 # 0.3 s (median), on 2 CPU cores, bundled model, 20 DDIM steps. `python benchmarks/widget_latency.py`
-# (30 moves per method, one thread, batch 1) measured on the shared 2-core machine at load average
-# 5-6.5 (so every time is inflated; a plain 20-step `ddim_sample` took 0.24 s on a quieter machine):
+# (30 moves per method, one thread, batch 1) on the idle 2-core machine (load average 0.3):
 #
 # | | median, ms | goal met |
 # |---|---|---|
-# | 5-step preview, the five h-space methods | 142-208 | yes |
-# | 5-step preview, Park pullback (32 U-Net calls of guidance come first) | 876 | no |
-# | full 20-step image, all six methods | 707-1204 (plain `ddim_sample`, 20 steps: 381-661) | no |
+# | 5-step preview, the five h-space methods | 64-82 | yes |
+# | 5-step preview, Park pullback (32 U-Net evaluations of guidance come first) | 307 | no, just |
+# | full 20-step image, the five h-space methods | 311-404 (plain `ddim_sample`, 20 steps: 225-234) | no |
+# | full 20-step image, Park pullback | 463 | no |
 #
-# So the preview meets the goal for the h-space methods on that loaded machine; the full image
-# follows about a second later, and Park's method misses it even in the preview.
+# So the preview meets the goal for the h-space methods, Park's preview misses it by a few
+# milliseconds, and the full image follows a quarter of a second later. On a machine busy with other
+# jobs (load 5-6.5) every time was two to three times longer.
 #
 # The editor also runs on its own as a web app, for a lecture: `voila notebooks/08_widget_editor.ipynb`.
 # Voilà runs every cell before the page answers a slider, so the measurements below the editor
