@@ -263,7 +263,10 @@ def check_kernel_direction(J: Tensor, v: Any) -> str:
     if _cos(v, ref.Vh[0]) > 0.999:
         raise _Hint("That is v_1, the direction J stretches most (by s_1), the opposite of the kernel: take the "
                     "last row of the full SVD's Vh (torch.linalg.svd(J, full_matrices=True)).")
-    raise _Hint(f"|J v| = {residual:.3f}, not 0: the kernel is spanned by the rows of Vh beyond the rank of J.")
+    if residual <= 1e-3 * ref.S[0].item():
+        raise _Hint(f"|J v| = {residual:.1e}: nearly 0, as typed-in (rounded) numbers leave it; compute v in code "
+                    "(the last row of the full SVD's Vh) rather than typing it.")
+    raise _Hint(f"|J v| = {residual:.1e}, not 0: the kernel is spanned by the rows of Vh beyond the rank of J.")
 
 
 # ----------------------------------------------------------------------------- 02 DDIM
@@ -502,8 +505,9 @@ def check_glasses_t_edit(model: Any, x_T: Tensor, t_stop: Any, *, editor: Any = 
         raise _Hint(f"Edits from t_edit = {before} already add glasses to none of the {n} faces: the question is the "
                     "smallest t_edit from which it stops working.")
     return (f"from t_edit = {before} the edit adds glasses to {k_before} of {n} faces, from {tc:g} to none: "
-            f"glasses are decided in the steps below t = {tc:g}, late in sampling, and an edit that stops "
-            f"before them comes too early.")
+            f"editing only the first, noisiest steps (t >= {tc:g}) is not enough; this editor adds glasses "
+            f"through the steps below t = {tc:g}. (Try the candidates below {before} too: where does the "
+            f"effect stop growing?)")
 
 
 # ----------------------------------------------------------------------------- 04 Asyrp editors
@@ -731,8 +735,8 @@ def check_transport_meaning(u: Tensor, svd_B: Any, v: Tensor, cos: Any, keeps_me
         if abs(c - _cos(u, U.flatten(1).T @ (U.flatten(1) @ u))) < 0.02:
             raise _Hint("That is how much of u lies in span(U_B); the question is about J_B v, which weights each "
                         "U_B[i] by s_i: J_B v = sum_i s_i (V_B[i] . v) U_B[i].")
-        raise _Hint(f"`cos` = {c:.3f}, but cos(u, J_B v) = {want:.3f}: push v through J_B (a jvp of h_of, a small "
-                    f"finite difference, or the SVD: J_B V_B[i] = s_i U_B[i]).")
+        raise _Hint(f"`cos` = {c:.3f}, but cos(u, J_B v) = {want:.3f}: push v through J_B (a jvp of h_of "
+                    f"inside `with ll.forward_ad(model):`, a small finite difference, or the SVD: J_B V_B[i] = s_i U_B[i]).")
     if keeps != (want >= threshold):
         raise _Hint(f"`cos` is right ({want:.2f}); with the threshold {threshold}, keeps_meaning should be "
                     f"{want >= threshold}.")
@@ -781,8 +785,8 @@ def check_hosvd_energy(T: Tensor, ranks: Sequence[int], factors: Any, energy: An
         core = torch.tensordot(core, f, dims=([0], [0]))  # contracts mode n; the new axis goes last
     want = (core.norm() ** 2 / T.norm() ** 2).item()
     e = _number(energy, "energy")
-    if abs(e - want) > 1e-4:
-        if abs(e - want ** 0.5) < 1e-4:
+    if abs(e - want) > 1e-3:  # a value read off a printout to 3 decimals passes
+        if abs(e - want ** 0.5) < 1e-3:
             raise _Hint("Energy is a squared norm: |core|^2 / |T|^2, not |core| / |T|.")
         raise _Hint(f"The factors are right; `energy` = {e:.4f}, but the core T x_1 A_1^T ... keeps {want:.4f} of |T|^2.")
     return (f"the rank-{ranks} core keeps {want:.1%} of |T|^2 with {math.prod(ranks) + sum(a * b for a, b in zip(T.shape, ranks))} "
@@ -1248,7 +1252,7 @@ def check_beats_random(samples: Any, attr: str, answer: Any, n_tests: int = 28) 
 
 @_checker("10.3 do two runs rank alike?", ("rho",),
           "Fill in `rho`: Spearman's rank correlation between the two runs' `change` of the methods of this "
-          "attribute, leaving out the two Asyrp editors, with the methods matched by name.")
+          "attribute (random included), leaving out the two Asyrp editors, with the methods matched by name.")
 def check_rank_correlation(table_1: Any, table_2: Any, attr: str, rho: Any) -> str:
     """Exercise 10.3: how alike two runs rank the unlearned methods (Spearman, methods matched by name).
 
@@ -1270,6 +1274,9 @@ def check_rank_correlation(table_1: Any, table_2: Any, attr: str, rho: Any) -> s
     if abs(rho - ref) < 5e-3:
         return (f"rho = {ref:+.2f} over {len(a)} methods: " + ("the runs largely agree on the order." if ref > 0.7 else
                 "the order of the unlearned methods is not reproducible from one run to the next."))
+    no_random = a.drop("random", errors="ignore")
+    if len(no_random) >= 3 and abs(rho - float(spearmanr(no_random, b.reindex(no_random.index)).statistic)) < 5e-3:
+        raise _Hint("Keep the random baseline in, as section 5 does: it is one of the ranked methods.")
     aa = t1[t1.attr == attr].set_index("method").change
     if abs(rho - float(spearmanr(aa, t2[t2.attr == attr].set_index("method").change.reindex(aa.index)).statistic)) < 5e-3:
         raise _Hint("That includes the two Asyrp editors, which top both runs and lift the correlation: leave them out.")

@@ -432,12 +432,13 @@ ex.check_svd_by_hand(A, S, v1)
 #
 # `M` below is a 6 x 4 matrix; pretend it is too big to decompose. Give `topk_svd` the two products it
 # asks for, `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$, the input shape and `k=2`, as in the MLP section
-# above (there the products came from `torch.func`; here they are plain matrix products). The check
+# above (there the products came from `torch.func`; here they are plain matrix products). `M` is
+# float64, so pass `dtype=torch.float64` too (`topk_svd` works in float32 by default). The check
 # compares your result with the dense SVD.
 
 # %%
 M = torch.randn(6, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-# YOUR CODE HERE: svd_M = topk_svd(jvp, vjp, in_shape, k=2)
+# YOUR CODE HERE: svd_M = topk_svd(jvp, vjp, in_shape, k=2, dtype=torch.float64)
 svd_M = None
 
 # %%

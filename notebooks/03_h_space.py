@@ -690,7 +690,7 @@ for key, r in summary.items():
 # %% [markdown]
 # ## Exercises
 #
-# Two exercises: Asyrp's asymmetric step, written out, and when a glasses edit comes too late. Fill in each cell
+# Two exercises: Asyrp's asymmetric step, written out, and from which t_edit a glasses edit stops working. Fill in each cell
 # marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is
 # wrong and what to try. The checks live in `latentlab.exercises`; worked solutions are in
 # `solutions/03_h_space_solutions.ipynb`.
@@ -727,7 +727,8 @@ ex.check_asymmetric_step(model, x_500, 500, dh_500, x_400)
 # the 6 faces `x_T_ex` (none has glasses unedited) and read the results with
 # `probe(x0)["glasses"] > 0.5`. Find `t_stop`, the smallest $t_\text{edit}$ among 0, 200, 400, 600, 800
 # from which the edit adds glasses to none of them (start at 800 and go down until it adds some). What
-# does it say about when glasses are decided?
+# does it say about when glasses are decided? (This is notebook 04's learned editor, not the paired
+# direction of section 6, so its t_edit need not match that sweep's.)
 
 # %%
 x_T12 = torch.randn(12, *model.sample_shape, generator=torch.Generator().manual_seed(0))

@@ -335,7 +335,8 @@ ex.check_beats_random(samples, "hair_color", beat_random)
 # %% [markdown]
 # **Exercise 3: would one run have told you?** Section 5 correlates the two runs' rankings. For smile,
 # compute Spearman's rank correlation of the methods' `change` between run 1 (`runs[0][0]`) and run 2
-# (`runs[1][0]`) *without* the two Asyrp editors, matching the methods by name. What does the number
+# (`runs[1][0]`) *without* the two Asyrp editors (random included, as in section 5), matching the
+# methods by name. What does the number
 # say about choosing an unlearned method for smile from a single run?
 
 # %%

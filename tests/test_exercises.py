@@ -68,6 +68,8 @@ def test_kernel_direction():
     hint(ex.check_kernel_direction(J, [0.0, 0.0, 0.0]), "unit vector")
     hint(ex.check_kernel_direction(J, 3 * vh[2]), "unit vector")
     hint(ex.check_kernel_direction(J, vh[:, :2]), "shape")
+    rounded = np.round(vh[2], 4)
+    hint(ex.check_kernel_direction(J, rounded / np.linalg.norm(rounded)), "nearly 0")  # typed in: close, not exact
 
 
 # ----------------------------------------------------------------------------- 02
@@ -571,5 +573,8 @@ def test_ex10_rank_correlation():
     assert ex.check_rank_correlation(t1, t2, "smile", rho).ok
     with_editors = spearmanr(t1.set_index("method").change[names], t2.set_index("method").change[names]).statistic
     assert "Asyrp editors" in ex.check_rank_correlation(t1, t2, "smile", with_editors).message
+    t1r = pd.concat([t1, pd.DataFrame({"attr": ["smile"], "method": ["random"], "change": [0.25]})])
+    t2r = pd.concat([t2, pd.DataFrame({"attr": ["smile"], "method": ["random"], "change": [0.05]})])
+    assert ex.check_rank_correlation(t1r, t2r, "smile", spearmanr(a, b).statistic).message.startswith("Keep the random")
     assert "Fill in `rho`" in ex.check_rank_correlation(t1, t2, "smile", None).message
     assert "pandas DataFrame" in ex.check_rank_correlation("t1", t2, "smile", 0.5).message

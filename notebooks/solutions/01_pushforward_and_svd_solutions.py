@@ -57,7 +57,8 @@ ex.check_svd_by_hand(A, S, v1)
 #
 # `M` below is a 6 x 4 matrix; pretend it is too big to decompose. Give `topk_svd` the two products it
 # asks for, `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$, the input shape and `k=2`, as in the MLP section
-# above (there the products came from `torch.func`; here they are plain matrix products). The check
+# above (there the products came from `torch.func`; here they are plain matrix products). `M` is
+# float64, so pass `dtype=torch.float64` too (`topk_svd` works in float32 by default). The check
 # compares your result with the dense SVD.
 
 # %%

@@ -59,7 +59,8 @@ ex.check_asymmetric_step(model, x_500, 500, dh_500, x_400)
 # the 6 faces `x_T_ex` (none has glasses unedited) and read the results with
 # `probe(x0)["glasses"] > 0.5`. Find `t_stop`, the smallest $t_\text{edit}$ among 0, 200, 400, 600, 800
 # from which the edit adds glasses to none of them (start at 800 and go down until it adds some). What
-# does it say about when glasses are decided?
+# does it say about when glasses are decided? (This is notebook 04's learned editor, not the paired
+# direction of section 6, so its t_edit need not match that sweep's.)
 
 # %%
 x_T12 = torch.randn(12, *model.sample_shape, generator=torch.Generator().manual_seed(0))

@@ -65,7 +65,7 @@ ex.check_beats_random(samples, "hair_color", beat_random)
 
 # %% [markdown]
 # **Exercise 3: would one run have told you?** Spearman's rank correlation for smile between the two
-# runs, without the Asyrp editors, methods matched by name.
+# runs, without the Asyrp editors (random included), methods matched by name.
 
 # %%
 a, b = (runs[s][0].query("attr == 'smile' and not method.str.startswith('Asyrp')", engine="python")
