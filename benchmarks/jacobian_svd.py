@@ -30,45 +30,9 @@ import torch
 
 import latentlab as ll
 from _references import haas_eps_jacobian, park_pullback
+from latentlab.architectures import CELEBAHQ_256_UNET  # the config and its provenance live there
 from latentlab.geometry import dense_jacobian, eps_jacobian, pullback
 from latentlab.hspace import _eps, _h
-
-# The U-Net of google/ddpm-ema-celebahq-256 (the face model of Park et al. and Asyrp), every
-# architecture field of its config.json. Source: the config.json that diffusers 0.30.3 wrote for a
-# fine-tune loaded from that model's snapshot 4cb6117 (huggingface.co/muneebable/
-# ddpm-celebahq-finetuned-simpsons/blob/main/config.json, "_name_or_path": ".../models--google--
-# ddpm-ema-celebahq-256/snapshots/4cb6117..."); the same fields appear in the configs of the
-# google/ddpm-celebahq-256 fine-tunes and of google/ddpm-cat-256.
-CELEBAHQ_256_UNET = {
-    "_class_name": "UNet2DModel",
-    "act_fn": "silu",
-    "add_attention": True,
-    "attention_head_dim": None,
-    "attn_norm_num_groups": None,
-    "block_out_channels": [128, 128, 256, 256, 512, 512],
-    "center_input_sample": False,
-    "class_embed_type": None,
-    "down_block_types": ["DownBlock2D", "DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"],
-    "downsample_padding": 0,
-    "downsample_type": "conv",
-    "dropout": 0.0,
-    "flip_sin_to_cos": False,
-    "freq_shift": 1,
-    "in_channels": 3,
-    "layers_per_block": 2,
-    "mid_block_scale_factor": 1,
-    "norm_eps": 1e-06,
-    "norm_num_groups": 32,
-    "num_class_embeds": None,
-    "num_train_timesteps": None,
-    "out_channels": 3,
-    "resnet_time_scale_shift": "default",
-    "sample_size": 256,
-    "time_embedding_type": "positional",
-    "up_block_types": ["UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"],
-    "upsample_type": "conv",
-}
-
 
 def noised_face(model: ll.Model, t: int, seed: int = 0) -> torch.Tensor:
     """x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) noise for one rendered face x_0 (random pixels above 128 px)."""

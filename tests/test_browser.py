@@ -153,26 +153,30 @@ def move_strength_and_check(page) -> None:
     assert page.locator(".ll-message .ll-error").count() == 0
 
 
+def run_all_cells(page, url: str) -> None:
+    """Open a notebook in JupyterLab, Run All once its kernel is up, and wait until every cell has run."""
+    page.goto(url, timeout=120_000)
+    # Run All only once the kernel is up: its name in the toolbar and the execution indicator idle
+    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName:has-text('Python')", timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=120_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
+        timeout=300_000)
+    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=300_000)
+
+
 def test_jupyterlab_run_all_then_keyboard(root: Path):
     port = free_port()
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'root'}", "--allow-root",
             "--ServerApp.open_browser=False", "--LabApp.news_url=None"]
     with serve(argv, root, port, f"http://127.0.0.1:{port}/api/status?token={TOKEN}"), browser_page("jupyterlab") as page:
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={TOKEN}", timeout=120_000)
-        # Run All only once the kernel is up: its name in the toolbar and the execution indicator idle
-        page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName:has-text('Python')", timeout=120_000)
-        page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=120_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        run_all_cells(page, f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
         page.wait_for_selector(".ll-editor .ll-strength .noUi-handle", timeout=120_000)
-        # the notebook drives the editor and renders a sweep: wait until every cell has run
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
-            timeout=300_000)
-        page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=300_000)
         move_strength_and_check(page)
 
 

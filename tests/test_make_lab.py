@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM, TOKEN, browser_page, free_port, serve
+from test_browser import CHROMIUM, TOKEN, browser_page, free_port, run_all_cells, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_pushforward_and_svd.ipynb"
@@ -45,19 +45,9 @@ def test_make_lab_serves_the_course_and_notebook_01_runs_without_error(tmp_path:
         assert "--allow-root" in os.popen(f"make -C {ROOT} -n lab VENV={venv}").read()
     with serve(argv, tmp_path, port, f"http://127.0.0.1:{port}/api/status?token={TOKEN}"), \
             browser_page("make_lab_01") as page:
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={TOKEN}", timeout=120_000)
-        page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName:has-text('Python')", timeout=120_000)
-        page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=120_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        run_all_cells(page, f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={TOKEN}")
         cells = page.locator(".jp-CodeCell").count()
         assert cells > 5, f"notebook 01 did not open: {cells} code cells"
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
-            timeout=300_000)
-        page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=300_000)
         # JupyterLab shows an error as stderr text with the traceback (warnings are stderr too, without one)
         errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
                               has_text=re.compile(r"Traceback|\w+Error\b"))
