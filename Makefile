@@ -1,8 +1,10 @@
 # Two commands for a newcomer: `make lab` (the course in JupyterLab) and `make test` (every test).
+# For the edit-run loop: `make check` (unit tests and doctests; no notebooks, browser or slow tests) and
+# `make lint` (ruff).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install lab test
+.PHONY: install lab test check lint
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,8 +23,23 @@ LAB_ARGS ?=
 lab: install
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/
 
-test: install
-	$(PY) -m pytest
+# One pytest-xdist worker per core (WORKERS=0: one process). --dist loadfile: a file's tests, and a
+# notebook's cells (one kernel, in order), run on one worker (not loadgroup: with pytest 9.2 it ignores
+# xdist_group marks, pytest-xdist issue 1386); files in the order tests/conftest.py gives, longest first.
+WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+# Everything CI runs: lint, then the unit tests, the doctests, the browser tests and every notebook (nbval).
+test: lint
+	$(PYTEST)
+
+# The fast tier for the edit-run loop: the unit tests and doctests, without the notebooks, the browser
+# tests and the tests marked slow (all of which `make test` runs).
+check: install
+	$(PYTEST) -m 'not browser and not slow' tests latentlab
 
 # Notebook sources are jupytext percent scripts: edit notebooks/NN_name.py, then
 # `make notebooks NB=NN_name.py` (or plain `make notebooks` for all) syncs and executes the .ipynb.

@@ -3,7 +3,7 @@
 These are not the authors' code and not part of latentlab. They were written for this kit from a
 reading of the authors' repositories, keeping the choices that set their cost and accuracy (the
 products used, the batching, the start, the stopping rule), and ported to latentlab's hooks
-(`latentlab.hspace._h` and `_eps` instead of the authors' re-implemented U-Net forward passes):
+(`latentlab.hspace.h_of_batch` and `eps_of_batch` instead of the authors' re-implemented U-Net forward passes):
 
 - Park et al. (2023), github.com/enkeejunior1/Diffusion-Pullback, `local_encoder_pullback_xt`
   (src/models/ddpm/diffusion.py), called with min_iter=10, max_iter=50, convergence_threshold=1e-4
@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from latentlab.geometry import SVD
-from latentlab.hspace import _eps, _h
-from latentlab.model import Model, _check_t, _check_x, forward_ad
+from latentlab.hspace import eps_of_batch, h_of_batch
+from latentlab.linalg import SVD
+from latentlab.model import Model, check_t, check_x, forward_ad
 
 
 def park_pullback(model: Model, x_t: Tensor, t: int, k: int = 3, *, chunk_size: int = 25, min_iter: int = 10,
@@ -37,10 +37,10 @@ def park_pullback(model: Model, x_t: Tensor, t: int, k: int = 3, *, chunk_size: 
     rounds. s = sqrt(singular values of M). Their U is J V_prev, unnormalised; here its rows are
     scaled to unit norm.
     """
-    xb, _ = _check_x(model, x_t)
+    xb, _ = check_x(model, x_t)
     x = xb[:1].detach()
-    tb = _check_t(model, t, 1)
-    get_h = lambda z: _h(model, z, tb.expand(len(z)))  # noqa: E731  (b, C, H, W) -> (b, *h_shape)
+    tb = check_t(model, t, 1)
+    get_h = lambda z: h_of_batch(model, z, tb.expand(len(z)))  # noqa: E731  (b, C, H, W) -> (b, *h_shape)
     D = x[0].numel()
     gen = torch.Generator().manual_seed(seed)
     V = torch.linalg.qr(torch.randn(D, k, generator=gen, dtype=x.dtype))[0].T.reshape(k, *x.shape[1:])
@@ -114,11 +114,11 @@ def haas_eps_jacobian(model: Model, x_t: Tensor, t: int, k: int = 3, *, tol: flo
     projected out at every round. Their code returns (v, s, u) with v in eps space and u in h
     space; here they become U (eps space) and V (h space, rows scaled to unit norm).
     """
-    xb, _ = _check_x(model, x_t)
+    xb, _ = check_x(model, x_t)
     x = xb[:1].detach()
-    tb = _check_t(model, t, 1)
+    tb = check_t(model, t, 1)
     h0 = torch.zeros(model.h_shape, dtype=x.dtype)
-    f = lambda h: _eps(model, x, tb, h[None])  # noqa: E731  h is the shift from the unedited h (at 0)
+    f = lambda h: eps_of_batch(model, x, tb, h[None])  # noqa: E731  h is the shift from the unedited h (at 0)
     gen = torch.Generator().manual_seed(seed)
     us, ss, vs, rounds, stopped = [], [], [], [], []
     v_perp = v_init = None

@@ -4,7 +4,9 @@ Rows: J = dh/dx_t (`pullback` vs Park et al.'s subspace iteration) and J = d eps
 vs Haas et al.'s deflated power iteration), k = 3 and 10, at t = 600, at one noised face x_t. Each
 row: median wall time of --repeats runs, Jacobian products used (J v + J^T u), the largest relative
 singular-value error and the largest principal angle between the top-k right subspaces, against a
-dense Jacobian's SVD, and the speedup. The references are re-implementations (`_references.py`).
+dense Jacobian's SVD, and the speedup. The references are re-implementations (`_references.py`);
+"previous version" is latentlab's own before its speed-ups (`layer_rules=False, out_shape=None`, see
+`pullback_speed.py`).
 A last row measures memory: `pullback` (k = 3) on the architecture of google/ddpm-ema-celebahq-256
 (random weights, 256 px), in a child process so that its peak resident memory is its own.
 
@@ -31,8 +33,10 @@ import torch
 import latentlab as ll
 from _references import haas_eps_jacobian, park_pullback
 from latentlab.architectures import CELEBAHQ_256_UNET  # the config and its provenance live there
-from latentlab.geometry import dense_jacobian, eps_jacobian, pullback
-from latentlab.hspace import _eps, _h
+from latentlab.hspace import eps_of_batch, h_of_batch
+from latentlab.jacobians import eps_jacobian, pullback
+from latentlab.linalg import dense_jacobian
+
 
 def noised_face(model: ll.Model, t: int, seed: int = 0) -> torch.Tensor:
     """x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) noise for one rendered face x_0 (random pixels above 128 px)."""
@@ -51,10 +55,10 @@ def dense_svd(model: ll.Model, x: torch.Tensor, t: int, which: str):
     tb = torch.tensor([t])
     with ll.forward_ad(model):
         if which == "pullback":
-            J = dense_jacobian(lambda z: _h(model, z[None], tb)[0], x, chunk_size=128)
+            J = dense_jacobian(lambda z: h_of_batch(model, z[None], tb)[0], x, chunk_size=128)
         else:
             zero = torch.zeros(model.h_shape)
-            J = dense_jacobian(lambda dh: _eps(model, x[None], tb, dh[None])[0], zero, chunk_size=128)
+            J = dense_jacobian(lambda dh: eps_of_batch(model, x[None], tb, dh[None])[0], zero, chunk_size=128)
     return torch.linalg.svd(J.double(), full_matrices=False)
 
 
@@ -93,8 +97,12 @@ def compare(model: ll.Model, name: str, ks: list[int], t: int, repeats: int, ref
             gap = (true.S[k - 1] / true.S[k]).item()
             ours(model, x, t, k, jvp_mode=jvp_mode)  # warm-up (first-call costs of torch.func and the hooks)
             t_ours, (svd, info) = timed(lambda: ours(model, x, t, k, return_info=True, jvp_mode=jvp_mode), repeats)
+            # the previous implementation: autograd's generic double backward, a random start block
+            t_prev, (svd_prev, info_prev) = timed(lambda: ours(model, x, t, k, return_info=True, jvp_mode=jvp_mode,
+                                                               layer_rules=False, out_shape=None), repeats)
             t_ref, (svd_ref, info_ref) = timed(lambda: ref(model, x, t, k), ref_repeats)
             for method, secs, s, inf in [(f"latentlab {ours.__name__}", t_ours, svd, info),
+                                         ("  previous version", t_prev, svd_prev, info_prev),
                                          (ref_name, t_ref, svd_ref, info_ref)]:
                 s_err, angle = errors(s, true, k)
                 speedup = f"{t_ref / t_ours:8.1f}x" if s is svd else ""
@@ -158,7 +166,7 @@ def main() -> None:
     parser.add_argument("--memory-iters", type=int, default=1,
                         help="iterations for the 256 px memory row; 0 = to convergence, -1 = skip the row")
     parser.add_argument("--jvp-mode", default="auto", choices=["auto", "double_vjp", "forward"],
-                        help="how our products compute J v (latentlab.geometry.jacobian_products)")
+                        help="how our products compute J v (latentlab.jacobians.jacobian_products)")
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,17 +1,20 @@
-"""The widget editor's latency: from a slider move to the updated image, per method.
+"""The widget editor's latency in the kernel: from a slider move to the updated image, per method.
 
-    python benchmarks/widget_latency.py [--steps 20] [--preview 5] [--moves 30] [--threads 1]
+    python benchmarks/widget_latency.py [--steps 20] [--preview 5] [--moves 30] [--threads 1] [--methods ...]
 
-Drives `latentlab.widgets.Editor` from Python as a user would: for each method it opens the editor
-on one face (seed 1), lets it compute what it caches (directions, trajectories), then sets the
-strength slider `--moves` times, each time to a new value, and waits for the image. Reported per
-method: the median and 95th percentile of the time from setting the value to the preview image
-(`--preview` DDIM steps) and to the full image (`--steps`), measured by observing the widget's
-status (it says which stage and which request each image belongs to). The floor is a plain
-`ddim_sample` of the same lengths (no edit, no widget), timed the same number of times right after
-each method's moves, so that it shares their machine load; the load average is printed too. A last row
-("drag") sets 10 values 30 ms apart without waiting, as a fast drag does, and times the last move
-to its full image: superseded work is dropped, so it costs about one move, not ten.
+Drives `latentlab.course.widget.EditWidget` from Python as a user would: one editor on one face
+(seed 1); per method it picks the method in the dropdown, lets the session fit what it needs, then
+sets the strength slider `--moves` times, each time to a new value, and waits for the image.
+Reported per method: the median and 95th percentile of the time from setting the value to the
+preview (`--preview` DDIM steps) and to the full image (`--steps`), observed on the editor's status
+line (it says which stage and which request each image belongs to), the U-Net work per move
+(passes and sample evaluations: an asymmetric step is one pass of 2 samples) and the process's CPU
+time per move (with one torch thread, close to the wall time the move would take on an idle core:
+the number to compare across machine loads). The floor is a plain
+`ddim_sample` of the same lengths (no edit, no widget), timed right after each method's moves so that
+it shares their machine load; the load average is printed too. A last row ("drag") sets 10 values
+30 ms apart without waiting, as a fast drag does, and times the last move to its full image:
+superseded work stops within one U-Net call, so it costs about one move, not ten.
 """
 from __future__ import annotations
 
@@ -24,9 +27,8 @@ import time
 import torch
 
 import latentlab as ll
-from latentlab.widgets import METHODS, Editor
-
-TARGETS = {"mean difference": "smile", "Asyrp dh": "smile -> +1", "Asyrp f": "smile -> +1"}
+from latentlab.course.widget import EditWidget
+from latentlab.methods import METHODS
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -40,9 +42,9 @@ def pct(xs: list[float], q: float) -> float:
 
 
 class StageClock:
-    """Records when the editor shows each stage of each request (observing its status widget)."""
+    """Records when the editor shows each stage of each request (observing its status line)."""
 
-    def __init__(self, editor: Editor):
+    def __init__(self, editor: EditWidget):
         self.times: dict[tuple[int, str], float] = {}
         self.cv = threading.Condition()
         editor.status.observe(self._seen, names="value")
@@ -54,21 +56,34 @@ class StageClock:
                 self.times[int(m.group(1)), m.group(2)] = time.perf_counter()
                 self.cv.notify_all()
 
-    def wait(self, generation: int, stage: str, timeout: float = 60.0) -> float:
+    def wait(self, generation: int, stage: str, timeout: float = 600.0) -> float:
         with self.cv:
-            ok = self.cv.wait_for(lambda: (generation, stage) in self.times or (generation, "error") in self.times, timeout)
+            ok = self.cv.wait_for(lambda: (generation, stage) in self.times or (generation, "error") in self.times,
+                                  timeout)
             if not ok or (generation, "error") in self.times:
                 raise RuntimeError(f"request {generation} showed no {stage} image")
             return self.times[generation, stage]
 
 
-def move(editor: Editor, clock: StageClock, value: float, preview: bool) -> tuple[float | None, float]:
+class UNetWork:
+    """Counts U-Net passes and the samples they evaluate (a forward pre-hook, any thread)."""
+
+    def __init__(self, model):
+        self.passes = self.samples = 0
+        model.unet.register_forward_pre_hook(self._count)
+
+    def _count(self, module, args) -> None:
+        self.passes += 1
+        self.samples += args[0].shape[0]
+
+
+def move(editor: EditWidget, clock: StageClock, value: float) -> tuple[float | None, float]:
     start = time.perf_counter()
     editor.strength.value = value
-    gen = editor._generation  # the request this move made
+    gen = editor.session.generation  # the request this move made
     full = clock.wait(gen, "full") - start
     first = clock.times.get((gen, "preview"))
-    return (None if first is None or not preview else first - start), full
+    return (None if first is None else first - start), full
 
 
 def floor(model, steps: int, n: int) -> list[float]:
@@ -88,7 +103,7 @@ def main() -> None:
     ap.add_argument("--preview", type=int, default=5)
     ap.add_argument("--moves", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the notebooks use 1 on the shared 2 cores)")
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, probe = ll.load_model(), ll.load_probe()
@@ -96,40 +111,47 @@ def main() -> None:
     print(f"bundled model, batch 1, {args.steps} DDIM steps (preview {args.preview}), {args.moves} moves per method, "
           f"torch threads {args.threads}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start\n")
     print(f"| method | preview ({args.preview} steps): median / p95 | full ({args.steps} steps): median / p95 | "
-          f"floor: plain ddim_sample {args.preview} / {args.steps} steps, median |")
-    print("|---|---|---|---|")
+          f"U-Net per move: passes / samples | CPU per move | floor: plain ddim_sample {args.preview} / {args.steps} "
+          f"steps, wall / CPU |")
+    print("|---|---|---|---|---|---|")
+    editor = EditWidget(model, probe=probe, steps=args.steps, preview_steps=args.preview, seed=1, method="Asyrp f",
+                        target="smile -> +1", strength=0.4)
+    clock = StageClock(editor)
+    work = UNetWork(model)
+    editor.wait(900)
     for method in args.methods:
-        editor = Editor(model, probe=probe, steps=args.steps, preview_steps=args.preview, seed=1, method=method,
-                        target=TARGETS.get(method), strength=0.4)
-        clock = StageClock(editor)
-        editor.wait(600)  # the directions and the sample's caches are computed once, before timing
+        editor.method.value = method
+        clock.wait(editor.session.generation, "full", 900)  # the fit and the face's caches, before timing
         prev, full = [], []
+        passes, samples, cpu = work.passes, work.samples, time.process_time()
         for v in values:
-            p, f = move(editor, clock, v, args.preview > 0)
+            p, f = move(editor, clock, v)
             full.append(f)
             if p is not None:
                 prev.append(p)
+        cpu = 1e3 * (time.process_time() - cpu) / len(values)
+        per_move = f"{(work.passes - passes) / len(values):.0f} / {(work.samples - samples) / len(values):.0f}"
         ptext = f"{1e3 * pct(prev, 50):.0f} / {1e3 * pct(prev, 95):.0f} ms" if prev else "-"
-        fl_prev, fl_full = floor(model, args.preview, args.moves) if args.preview else [], floor(model, args.steps, args.moves)
-        floor_text = (f"{1e3 * pct(fl_prev, 50):.0f} / " if fl_prev else "- / ") + f"{1e3 * pct(fl_full, 50):.0f} ms"
-        print(f"| {method} | {ptext} | {1e3 * pct(full, 50):.0f} / {1e3 * pct(full, 95):.0f} ms | {floor_text} |", flush=True)
-        editor.close()
-    # a fast drag: 10 values 30 ms apart, then the time from the last one to its full image (Asyrp f:
-    # its sampler runs can be cancelled mid-way; Park's guidance, 32 U-Net calls, cannot)
-    editor = Editor(model, probe=probe, steps=args.steps, preview_steps=args.preview, seed=1, method="Asyrp f",
-                    target=TARGETS["Asyrp f"], strength=0.2)
-    clock = StageClock(editor)
-    editor.wait(600)
+        fl_prev = floor(model, args.preview, args.moves) if args.preview else []
+        fl_cpu = time.process_time()
+        fl_full = floor(model, args.steps, args.moves)
+        fl_cpu = 1e3 * (time.process_time() - fl_cpu) / (args.moves + 1)
+        floor_text = ((f"{1e3 * pct(fl_prev, 50):.0f} / " if fl_prev else "- / ") + f"{1e3 * pct(fl_full, 50):.0f} ms"
+                      f" / CPU {fl_cpu:.0f} ms")
+        print(f"| {method} | {ptext} | {1e3 * pct(full, 50):.0f} / {1e3 * pct(full, 95):.0f} ms | {per_move} | "
+              f"{cpu:.0f} ms | {floor_text} |", flush=True)
+    # a fast drag: 10 values 30 ms apart, then the time from the last one to its full image
+    editor.method.value = "Asyrp f"
+    clock.wait(editor.session.generation, "full", 900)
     drags = []
     for r in range(5):
         for i in range(10):
             editor.strength.value = round(0.3 + 0.1 * i + 0.01 * r, 2)
             last = time.perf_counter()
             time.sleep(0.03)
-        gen = editor._generation
-        drags.append(clock.wait(gen, "full") - last)
+        drags.append(clock.wait(editor.session.generation, "full") - last)
     print(f"| drag (Asyrp f, 10 moves 30 ms apart, last move to full image; 5 drags) | | "
-          f"{1e3 * pct(drags, 50):.0f} / {1e3 * max(drags):.0f} ms (max) | |")
+          f"{1e3 * pct(drags, 50):.0f} / {1e3 * max(drags):.0f} ms (max) | | |")
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     editor.close()
 

@@ -6,10 +6,11 @@ Data flows model -> trajectory -> direction -> edit -> measurement:
 """
 from .asyrp import Editor, edit_interval, load_editor, train_editor
 from .compare import compare_methods
-from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_timesteps, q_sample, sigma_t
+from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, q_sample, sigma_t
 from .directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
 from .faces import ATTRIBUTES, render_faces
-from .geometry import SVD, dense_jacobian, eps_jacobian, pullback, pullback_spectra, topk_svd
+from .jacobians import eps_jacobian, pullback, pullback_spectra
+from .linalg import SVD, dense_jacobian, topk_svd
 from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
 from .haas import jacobian_directions, pca_directions, supervised_direction
 from .hspace import eps_of, h_of
@@ -23,7 +24,7 @@ from .probe import Probe, load_probe
 __all__ = [
     "Model", "load_model", "tiny_model", "forward_ad", "pixels_of", "latents_of", "random_model", "scale",
     "h_of", "eps_of",
-    "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert",
+    "P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_step", "ddim_sample", "ddim_invert",
     "SVD", "topk_svd", "pullback", "pullback_spectra", "eps_jacobian", "dense_jacobian",
     "jacobian_tensor", "hosvd", "energy_table", "rank1_directions",
     "h_trajectory", "mean_difference", "paired_direction", "StepDirection", "combine",

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNet2DModel
 
-from .model import Model, _check_device, _check_dtype
+from .model import Model, check_device, check_dtype
 
 __all__ = ["CELEBAHQ_256_UNET", "CELEBAHQ_256_SCHEDULER", "SD21_BASE_UNET", "SD21_BASE_SCHEDULER", "SD21_BASE_VAE",
            "ARCHITECTURES", "architecture_config", "random_model", "write_pipeline"]
@@ -177,7 +177,7 @@ def random_model(name: str, *, width: int = 1, sample_size: int | None = None, v
     ((4, 64, 64), (32, 8, 8), True, (1, 77, 25))
     """
     config = architecture_config(name, width, sample_size)
-    device, dtype = _check_device(device), _check_dtype(dtype)
+    device, dtype = check_device(device), check_dtype(dtype)
     unet_cfg, sched_cfg, vae_cfg, _ = ARCHITECTURES[name]
     if vae and vae_cfg is None:
         raise ValueError(f"{name} works in pixel space and has no VAE; vae=True is for 'sd-2.1-base'")

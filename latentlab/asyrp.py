@@ -38,11 +38,11 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .ddim import P_t, D_t, _alphas, _clip, _to_eps, ddim_sample, ddim_timesteps
-from .directions import _interp
+from .ddim import P_t, alpha_bar, ddim_sample, ddim_step, ddim_timesteps, eps_from_output
+from .directions import interpolate_timesteps
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, check_goal, render_faces
-from .hspace import _eps
-from .model import Model, _check_x, pixels_of
+from .hspace import eps_of_batch
+from .model import Model, check_x, pixels_of
 from .probe import Probe, load_probe
 from .scale import all_mean_, shard, world
 
@@ -144,7 +144,7 @@ class Editor(nn.Module):
                 if not (t == t.flatten()[0]).all():
                     raise ValueError(f"t must be one timestep for a raw-dh editor (an int or equal entries), got {t.unique().tolist()[:5]}")
                 t = t.flatten()[0]
-            d = _interp(self.timesteps, self.dh, int(t)).to(hb)
+            d = interpolate_timesteps(self.timesteps, self.dh, int(t)).to(hb)
             out = d.expand_as(hb)
         else:
             tb = torch.as_tensor(t, device=hb.device).long().expand(hb.shape[0]) if not isinstance(t, Tensor) or t.dim() == 0 else t
@@ -235,14 +235,14 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
             # every process draws the whole batch from the same generator, then keeps its share
             x = shard(torch.randn(cfg.batch, *model.sample_shape, generator=g)).to(device=device, dtype=model.dtype)
             for t in train_ts.tolist():
-                a_t, a_prev = _alphas(model, t, cfg.steps)
+                a_t = alpha_bar(model, t)
                 tb = torch.full((len(x),), t, dtype=torch.long, device=device)
                 record: list[Tensor] = []
                 with torch.no_grad():
-                    eps = _to_eps(model, _eps(model, x, tb, record=record), x, a_t)
+                    eps = eps_from_output(model, eps_of_batch(model, x, tb, record=record), x, t)
                 h = record[0]
                 dh = editor(t, h)
-                eps_edit = _to_eps(model, _eps(model, x, tb, dh), x, a_t)
+                eps_edit = eps_from_output(model, eps_of_batch(model, x, tb, dh), x, t)
                 p_edit, p = P_t(x, eps_edit, a_t), P_t(x, eps, a_t)
                 # the losses in float32 (at least) on images: through the VAE for a latent model
                 img_edit = pixels_of(model, p_edit).to(work)
@@ -261,7 +261,8 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
                 all_mean_(p.grad for p in editor.parameters())  # data-parallel: the full batch's gradient
                 opt.step()
                 with torch.no_grad():  # continue the trajectory as sampling will: the asymmetric edited step
-                    x = a_prev.sqrt() * _clip(model, p_edit.detach()) + D_t(eps, a_prev)
+                    t_prev = t - model.num_train_timesteps // cfg.steps  # diffusers' rule, as ddim_sample
+                    x, _ = ddim_step(model, x, t, t_prev, eps, eps_edit.detach())
                 if history is not None or progress:
                     logged = torch.stack([total.detach(), attr_loss.detach(), l1.detach()]).to(work)
                     all_mean_([logged])
@@ -297,7 +298,7 @@ def edit_interval(model: Model, x_T: Tensor, steps: int = 20, *, probe: Probe | 
         the distance never reaches its threshold: then edit at every step, or never boost).
     """
     probe = load_probe() if probe is None else probe
-    xb, _ = _check_x(model, x_T, "x_T")
+    xb, _ = check_x(model, x_T, "x_T")
     rec: list[tuple[Tensor, Tensor]] = []
     x0 = ddim_sample(model, xb, steps, progress=False, callback=lambda d: rec.append((d["P_t"], d["x"])))
     size = model.sample_shape[-1]
@@ -338,13 +339,29 @@ def save_editor(editor: Editor, folder: str | Path, command: str | None = None) 
 
 
 def _load_folder(folder: Path) -> Editor:
+    """The editor `save_editor` wrote to `folder`; a missing, corrupt or mismatched file is an error naming it."""
     cfg_path, weights = folder / "config.json", folder / "editor.safetensors"
     for p in (cfg_path, weights):
         if not p.is_file():
             raise FileNotFoundError(f"editor file missing: {p}")
-    meta = json.loads(cfg_path.read_text())
-    editor = Editor(EditorConfig(**meta["config"]), tuple(meta["h_shape"]), torch.tensor(meta["timesteps"]))
-    editor.load_state_dict(load_file(weights))  # strict: a missing or extra tensor is an error, not a silent zero
+    try:
+        meta = json.loads(cfg_path.read_text())
+        config, h_shape, timesteps = EditorConfig(**meta["config"]), tuple(meta["h_shape"]), torch.tensor(meta["timesteps"])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{cfg_path} is not valid JSON ({e}); save_editor writes it, re-save the editor") from None
+    except (KeyError, TypeError, ValueError) as e:  # a field missing, of the wrong kind, or a bad value
+        raise ValueError(f"{cfg_path} is not an editor config as save_editor writes it "
+                         f"({{'config', 'h_shape', 'timesteps', 'command'}}): {type(e).__name__}: {e}") from None
+    editor = Editor(config, h_shape, timesteps)
+    try:
+        state = load_file(weights)
+    except Exception as e:  # safetensors' own error (e.g. "header too small" for a truncated file)
+        raise ValueError(f"{weights} is not a readable safetensors file ({type(e).__name__}: {e}); "
+                         "it may be truncated or corrupt: re-save the editor with save_editor") from None
+    try:
+        editor.load_state_dict(state)  # strict: a missing or extra tensor is an error, not a silent zero
+    except RuntimeError as e:
+        raise ValueError(f"{weights} does not match {cfg_path} (kind {config.kind!r}, h_shape {h_shape}): {e}") from None
     return editor.eval()
 
 

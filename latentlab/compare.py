@@ -1,46 +1,62 @@
 """Which method finds the best direction for an attribute: one protocol for every method, measured.
 
-A method offers candidates for an attribute (its components, its singular vectors, its learned
-editor...); each candidate is an *edit function* `edit(x_T, c) -> x_0` that samples x_T edited at
-strength c. The protocol, the same for every method:
+The methods and their settings live in the registry (`latentlab.methods`): a `Workbench` hands out
+each method's candidates for an attribute (its components, its +-v_i, its learned editor...), each
+an edit `edit(x_T, c) -> x_0` that samples x_T edited at strength c. The protocol, the same for
+every method:
 1. on a calibration set, scale every candidate to a common pixel budget (one proportional step from
-   c = 1) and pick the one that moves the attribute most towards the goal at that size (the rule a
-   user of that method would follow: look at what each component does, keep the best);
+   c = 1) and pick the one that moves the attribute most towards the goal at that size, as read by
+   the main probe (the rule a user of that method would follow: look at what each component does,
+   keep the best);
 2. refine its strength until its mean pixel change on the calibration set is within 2 % of the
    budget, so that no method wins by simply editing more;
-3. measure it on held-out samples (`measure_edit`): change, right-way fraction, leakage, on-manifold
-   error, and the wall time of the whole method (candidates, choice, scale, held-out edits).
+3. measure it on held-out faces: change, right-way fraction, leakage, on-manifold error, and the
+   wall time of the whole method (candidates, choice, scale, held-out edits). Every held-out edit is
+   read by the main probe and, if given, by an independent *judge* probe, which never chooses.
+
+Two things keep the comparison fair. The random baseline gets as many candidates as the method it is
+tested against: for every distinct number n of candidates among the compared methods there is a row
+`random (n)` (the best of n signed random draws), and each method's `baseline` column names its
+matched row; a method with one candidate is not tested against the best of ten random pushes. And
+the Asyrp editors are trained through the main probe's gradients, so the main probe is their
+training loss: the judge's columns score every method with an instrument none of them saw.
 
 None of the three papers compares methods on ground truth; the faces world's probe makes it possible.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
 from .ddim import ddim_sample
 from .faces import check_goal
-from .metrics import measure_edit
-from .model import Model, _check_x
+from .methods import METHODS, Workbench, method
+from .metrics import leakage, pixel_change, read_edit, right_way
+from .model import Model, check_x
 from .probe import Probe, load_probe
-from .scale import map_samples
+from .scale import is_main, map_samples
 
-__all__ = ["EditFn", "choose_and_scale", "compare_methods", "standard_methods", "shipped_results", "SHIPPED_RESULTS",
-           "intervals", "paired_test", "manifold_shift"]
+__all__ = ["EditFn", "Builder", "choose_and_scale", "compare_methods", "matched_baseline", "read_by_judge",
+           "shipped_results", "SHIPPED_RESULTS"]
 
 #: The comparison's results on the bundled model, as `benchmarks/compare_methods.py` wrote them.
 SHIPPED_RESULTS = Path(__file__).resolve().parent.parent / "data" / "compare"
 
 EditFn = Callable[[Tensor, float], Tensor]  # (x_T, strength) -> edited x_0
+Builder = Callable[[str, float], Mapping[str, EditFn]]  # (attr, goal) -> {label: edit}
 
 
 def _pixel_change(a: Tensor, b: Tensor) -> float:
-    return float(((a - b) ** 2).flatten(1).mean(1).sqrt().mean())
+    """Mean over the faces of each face's RMS pixel change."""
+    return float(pixel_change(a, b).mean())
 
 
 def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_calib: Tensor, attr: str, goal: float,
@@ -51,16 +67,23 @@ def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_cal
     Each candidate's strength is first set to meet the budget by one proportional step from c = 1
     (its pixel change at c = 1, scaled), so that candidates are compared at the same size of edit,
     not at a c = 1 that means 0.3 % of the budget for one method and 200 % for another. The one that
-    moves `attr` furthest towards the goal at that size is chosen, and its strength is refined by
-    secant steps on log c -> log pixel change (pixel change often grows sub-linearly in c) until its
-    pixel change is within `rtol` of the budget (at most `max_steps` more edits).
+    `probe` reads as moving `attr` furthest towards the goal at that size is chosen, and its strength
+    is refined by secant steps on log c -> log pixel change (pixel change often grows sub-linearly
+    in c) until its pixel change is within `rtol` of the budget (at most `max_steps` more edits).
 
     Returns `(label, c, changes)` where `changes` maps every candidate to its mean change of `attr`
     towards the goal at the first-step strength over the calibration samples that can move (NaN for a
     candidate that changes no pixel, which is never chosen).
+
+    >>> from latentlab.faces import ATTRIBUTES
+    >>> x = torch.zeros(4, 3, 32, 32); probe = lambda im: {a: im.mean((1, 2, 3)) for a in ATTRIBUTES}
+    >>> edits = {"up": lambda x, c: x + 0.1 * c, "down": lambda x, c: x - 0.1 * c}
+    >>> label, c, _ = choose_and_scale(edits, x, x, "hair_color", 1.0, probe, pixel_budget=0.05)
+    >>> label, round(c, 6)
+    ('up', 0.5)
     """
     if not candidates:
-        raise ValueError(f"a method must offer at least one candidate for {attr}")
+        raise ValueError(f"candidates must hold at least one edit for {attr}, got none")
     if not pixel_budget > 0:
         raise ValueError(f"pixel_budget must be a positive RMS pixel change, got {pixel_budget!r}")
     changes, points = {}, {}
@@ -71,8 +94,8 @@ def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_cal
             continue
         c = pixel_budget / p1
         x0 = edit(x_calib, c)
-        r = measure_edit(None, None, None, attr=attr, goal=goal, probe=probe, base=base_calib, x0_edit=x0)
-        changes[label], points[label] = r.change, [(1.0, p1), (c, _pixel_change(x0, base_calib))]
+        changes[label] = read_edit(base_calib, x0, attr=attr, goal=goal, probe=probe).change
+        points[label] = [(1.0, p1), (c, _pixel_change(x0, base_calib))]
     if not points:
         raise ValueError(f"no candidate changes any pixel at strength 1, so none can be scaled: {list(candidates)}")
     label = max(points, key=lambda k: -math.inf if math.isnan(changes[k]) else changes[k])  # NaN: nothing could move
@@ -87,67 +110,257 @@ def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_cal
     return label, c, changes
 
 
-def compare_methods(model: Model, methods: Mapping[str, Callable[[str, float], Mapping[str, EditFn]]],
-                    goals: Mapping[str, float], x_calib: Tensor, x_test: Tensor, *, pixel_budget: float = 0.15,
-                    steps: int = 20, probe: Probe | None = None, base_calib: Tensor | None = None,
-                    base_test: Tensor | None = None, samples: bool = False, progress: bool = True):
+def matched_baseline(n: int) -> str:
+    """The name of the random baseline row with `n` candidates, the one a method with n is tested against.
+
+    >>> matched_baseline(6)
+    'random (6)'
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive number of candidates, got {n!r}")
+    return f"random ({n})"
+
+
+def compare_methods(bench: Workbench | Model, goals: Mapping[str, float], x_calib: Tensor, x_test: Tensor, *,
+                    methods: Sequence[str] | None = None, extra: Mapping[str, Builder] | None = None,
+                    pixel_budget: float = 0.15, probe: Probe | None = None, judge: Probe | None = None,
+                    steps: int | None = None, seed: int | None = None, base_calib: Tensor | None = None,
+                    base_test: Tensor | None = None, samples: bool = False, checkpoint: str | Path | None = None,
+                    progress: bool = True):
     """Run the protocol for every method and attribute; one row each, as a pandas DataFrame.
 
     Args:
-        methods: name -> `builder(attr, goal) -> {label: edit(x_T, c) -> x_0}`; a builder returns an
-            empty mapping for an attribute it has nothing for (e.g. no shipped editor).
+        bench: the `methods.Workbench` that hands out the candidates, or a model to build one on
+            (with `probe`, `steps` (default 20) and `seed` (default 0)).
         goals: attribute -> goal value (`{"smile": 1.0, "glasses": 1.0}`).
         x_calib, x_test: starting noise of the calibration and held-out sets.
+        methods: names from `methods.METHODS` (default: all of them). If "random" is among them, it
+            gives one row `random (n)` per distinct number n of candidates among the other methods
+            of that attribute (`matched_baseline`), each from `bench.candidates("random", ..., n=n)`.
+        extra: more methods, name -> `builder(attr, goal) -> {label: edit(x_T, c) -> x_0}` (a method
+            with a known answer, for tests); a builder returns an empty mapping for an attribute it
+            has nothing for, as the Asyrp methods do for an attribute with no shipped editor.
         pixel_budget: the common RMS pixel change every chosen edit is scaled to.
-        base_calib, base_test: their unedited x_0 (default: plain DDIM with `steps`).
+        probe: the main probe, which chooses the candidate and scores (default: the workbench's).
+        judge: an independent probe that only scores the held-out edits (`load_probe(judge=True)`);
+            None leaves the judge's columns out. It never chooses: the choice stays with `probe`.
+        base_calib, base_test: their unedited x_0 (default: plain DDIM on the workbench's grid).
         samples: also return the held-out measurements per sample (for paired tests between methods:
             every method edits the same held-out faces).
+        checkpoint: a folder for each finished row (and its samples); a rerun with the same inputs
+            skips the rows found there, so that a killed comparison resumes. Shared fits (e.g. the
+            trajectories) are then charged to the first row that runs again.
 
     Returns:
-        DataFrame with columns attr, method, choice, c, change, right_way, k, n_movable, spread,
-        worst_leak, worst_leak_attr, pixel_change, manifold_after, manifold_before, seconds; with
-        `samples=True` also a long DataFrame with one row per attribute, method and held-out sample:
-        attr, method, sample, movable, right_way (moved towards the goal), change (towards the goal,
-        attribute units), leak (mean |change| of the other attributes, as a fraction of their ranges),
-        pixel_change (RMS), manifold_before and manifold_after (the face's on-manifold error).
+        DataFrame with columns attr, method, baseline (the matched random row; empty for the random
+        rows and when random is not compared), candidates (how many the method offered), choice, c,
+        change, right_way, k, n_movable, spread, worst_leak, worst_leak_attr, pixel_change,
+        manifold_after, manifold_before, seconds, and with a judge judge_change, judge_right_way,
+        judge_k, judge_n_movable, judge_worst_leak, judge_worst_leak_attr (the judge's own reading of
+        before and after, so its movable faces may differ). With `samples=True` also a long
+        DataFrame with one row per attribute, method and held-out sample: attr, method, sample,
+        movable, right_way (moved towards the goal), change (towards the goal, attribute units),
+        leak (mean |change| of the other attributes, as a fraction of their ranges), pixel_change
+        (RMS), manifold_before and manifold_after (the face's on-manifold error), and with a judge
+        judge_movable, judge_right_way, judge_change, judge_leak.
+
+    >>> from latentlab import tiny_model
+    >>> from latentlab.probe import ProbeConfig
+    >>> x = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> table = compare_methods(tiny_model(sample_size=32), {"smile": 1.0}, x[:2], x[2:], methods=["random"],
+    ...                         extra={"nudge": lambda attr, goal: {"+": lambda x, c: torch.tanh(x) * (1 + c)}},
+    ...                         probe=Probe(ProbeConfig.tiny()), steps=2, progress=False)
+    >>> table[["method", "baseline", "candidates"]].values.tolist()
+    [['nudge', 'random (1)', 1], ['random (1)', '', 1]]
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    probe = load_probe() if probe is None else probe
+    wb = _workbench(bench, probe, steps, seed)
+    probe = wb.probe if probe is None else probe
+    names = list(METHODS) if methods is None else list(methods)
+    for name in names:
+        method(name)
+    extra = dict(extra or {})
+    clash = set(extra) & set(names) | {n for n in extra if n.startswith("random (")}
+    if clash:
+        raise ValueError(f"extra methods must not reuse a registry name or 'random (n)', got {sorted(clash)}")
     for attr, goal in goals.items():
         check_goal(attr, goal)
-    xc, _ = _check_x(model, x_calib, "x_calib")
-    xt, _ = _check_x(model, x_test, "x_test")
+    model = wb.model
+    xc, _ = check_x(model, x_calib, "x_calib")
+    xt, _ = check_x(model, x_test, "x_test")
     # Under `accelerate launch` every edit runs data-parallel: each process edits its share of the
     # samples and all get every x_0, so the choice, the scaling and the measurement see the same
     # tensors everywhere and every process builds the same table (print or save it on `is_main()`).
-    plain = lambda x: ddim_sample(model, x, steps, progress=False)  # noqa: E731
+    plain = lambda x: ddim_sample(model, x, wb.steps, progress=False)  # noqa: E731
     base_calib = map_samples(plain, xc) if base_calib is None else base_calib
     base_test = map_samples(plain, xt) if base_test is None else base_test
+    store = _Checkpoint(checkpoint, xc, xt, goals, pixel_budget, wb, probe, judge) if checkpoint is not None else None
+
+    builders: dict[str, Builder] = {n: _registry_builder(wb, n) for n in names if n != "random"} | extra
     rows, per_sample = [], []
-    jobs = [(a, g, m) for a, g in goals.items() for m in methods]
-    for attr, goal, name in tqdm(jobs, disable=not progress, leave=False, desc="methods"):
-        start = time.perf_counter()
-        candidates = {k: _sharded(e) for k, e in methods[name](attr, goal).items()}
-        if not candidates:
-            continue
-        label, c, _ = choose_and_scale(candidates, xc, base_calib, attr, goal, probe, pixel_budget)
-        x0 = candidates[label](xt, c)
-        r = measure_edit(None, None, None, attr=attr, goal=goal, probe=probe, base=base_test, x0_edit=x0)
-        s = r.summary()
-        rows.append({"attr": attr, "method": name, "choice": label, "c": round(c, 3), "change": s["change"],
-                     "right_way": s["right_way"], "k": round(r.right_way * r.n_movable) if r.n_movable else 0,
-                     "n_movable": r.n_movable, "spread": s["spread"], "worst_leak": s["worst_leak"],
-                     "worst_leak_attr": s["worst_leak_attr"], "pixel_change": s["pixel_change"],
-                     "manifold_after": s["manifold_after"], "manifold_before": s["manifold_before"],
-                     "seconds": round(time.perf_counter() - start, 1)})
-        if samples:
-            per_sample.append(_per_sample(r, attr, goal, name))
+    bar = tqdm(total=len(goals) * (len(builders) + ("random" in names)), disable=not progress, leave=False,
+               desc="methods")
+
+    def run(attr: str, goal: float, name: str, build: Callable[[], Mapping[str, EditFn]]) -> None:
+        done = store.load(attr, name) if store else None
+        if done is None:
+            start = time.perf_counter()
+            candidates = {k: _sharded(e) for k, e in build().items()}
+            if not candidates:
+                done = (None, None)
+            else:
+                label, c, _ = choose_and_scale(candidates, xc, base_calib, attr, goal, probe, pixel_budget)
+                x0 = candidates[label](xt, c)
+                row, smp = _measure(base_test, x0, attr, goal, probe, judge, name)
+                row = {"attr": attr, "method": name, "baseline": "", "candidates": len(candidates), "choice": label,
+                       "c": c, **row, "seconds": round(time.perf_counter() - start, 1)}
+                done = (row, smp)
+            if store:
+                store.save(attr, name, *done)
+        if done[0] is not None:
+            rows.append(done[0])
+            per_sample.append(done[1])
+
+    for attr, goal in goals.items():
+        first = len(rows)
+        for name, builder in builders.items():
+            run(attr, goal, name, lambda: builder(attr, goal))
+            bar.update()
+        if "random" in names:
+            ours = rows[first:]
+            counts = sorted({r["candidates"] for r in ours}) or [METHODS["random"].settings["n_candidates"]]
+            for r in ours:
+                r["baseline"] = matched_baseline(r["candidates"])
+            for n in counts:
+                run(attr, goal, matched_baseline(n), lambda: wb.candidates("random", attr, goal, n=n))
+            bar.update()
+    bar.close()
     table = pd.DataFrame(rows)
     if samples:
         return table, (pd.concat(per_sample, ignore_index=True) if per_sample else pd.DataFrame())
     return table
+
+
+def _workbench(bench, probe, steps, seed) -> Workbench:
+    if isinstance(bench, Workbench):
+        given = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None and v != getattr(bench, k)}
+        if given:
+            raise ValueError(f"steps and seed belong to the workbench ({bench.steps} steps, seed {bench.seed}); "
+                             f"got {given}")
+        return bench
+    if not isinstance(bench, Model):
+        raise TypeError(f"bench must be a methods.Workbench or a Model, got {type(bench).__name__}")
+    return Workbench(bench, probe=probe, steps=20 if steps is None else steps, seed=0 if seed is None else seed)
+
+
+def _registry_builder(wb: Workbench, name: str) -> Builder:
+    return lambda attr, goal: wb.candidates(name, attr, goal)
+
+
+def _sharded(edit: EditFn) -> EditFn:
+    """The edit applied data-parallel (one process: the edit itself); it must treat samples independently."""
+    return lambda x_T, c: map_samples(lambda xs: edit(xs, c), x_T)
+
+
+def _measure(base: Tensor, x0: Tensor, attr: str, goal: float, probe: Probe, judge: Probe | None, name: str):
+    """The held-out row's numbers and per-sample rows: the main probe's, and the judge's beside them."""
+    import pandas as pd
+
+    r = read_edit(base, x0, attr=attr, goal=goal, probe=probe)
+    s = r.summary()
+    row = {k: s[k] for k in ("change", "right_way")} | {"k": _k(r), "n_movable": r.n_movable}
+    row |= {k: s[k] for k in ("spread", "worst_leak", "worst_leak_attr")}
+    smp = {"attr": attr, "method": name, "sample": range(len(base)), **_per_sample(r, attr, goal)}
+    if judge is not None:
+        rj = read_edit(base, x0, attr=attr, goal=goal, probe=judge)
+        sj = rj.summary()
+        row |= {"judge_change": sj["change"], "judge_right_way": sj["right_way"], "judge_k": _k(rj),
+                "judge_n_movable": rj.n_movable, "judge_worst_leak": sj["worst_leak"],
+                "judge_worst_leak_attr": sj["worst_leak_attr"]}
+        smp |= {f"judge_{k}": v for k, v in _per_sample(rj, attr, goal).items()}
+    row |= {k: s[k] for k in ("pixel_change", "manifold_after", "manifold_before")}
+    smp |= {"pixel_change": pixel_change(r.x0_edit, r.x0).float().numpy(),
+            "manifold_before": r.manifold_before.float().numpy(), "manifold_after": r.manifold_after.float().numpy()}
+    return row, pd.DataFrame(smp)
+
+
+def _k(r) -> int:
+    return round(r.right_way * r.n_movable) if r.n_movable else 0
+
+
+def _per_sample(r, attr: str, goal: float) -> dict:
+    movable, moved = right_way(r.before[attr], r.after[attr], attr, goal)
+    towards = torch.sign(torch.as_tensor(goal) - r.before[attr]) * r.delta[attr]
+    return {"movable": movable.numpy(), "right_way": (moved & movable).numpy(), "change": towards.float().numpy(),
+            "leak": leakage(r.delta, attr).float().numpy()}
+
+
+class _Checkpoint:
+    """Each finished row of a comparison in a folder, keyed by everything the row depends on (the faces,
+    the goals, the budget, the workbench's grid and seed, the model's, the probe's and the judge's
+    weights, the registry's settings)."""
+
+    def __init__(self, folder, xc, xt, goals, budget, wb, probe, judge):
+        self.folder = Path(folder)
+        h = hashlib.sha1()
+        tensors = [xc, xt] + [t for m in (wb.model, probe, judge) if isinstance(m, torch.nn.Module)
+                              for t in m.state_dict().values()]
+        for t in tensors:
+            h.update(t.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+        h.update(json.dumps([sorted(goals.items()), budget, wb.steps, wb.seed, judge is not None,
+                             repr(METHODS)]).encode())
+        self.key = h.hexdigest()[:16]
+
+    def _file(self, attr: str, name: str) -> Path:
+        return self.folder / f"{self.key}-{attr}-{re.sub(r'[^A-Za-z0-9]+', '_', name)}.json"
+
+    def load(self, attr: str, name: str):
+        import pandas as pd
+
+        f = self._file(attr, name)
+        if not f.is_file():
+            return None
+        d = json.loads(f.read_text())
+        return (d["row"], pd.DataFrame(d["samples"]) if d["row"] is not None else None)
+
+    def save(self, attr: str, name: str, row, smp) -> None:
+        if not is_main():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        f = self._file(attr, name)
+        tmp = f.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"row": row, "samples": None if smp is None else smp.to_dict("list")},
+                                  default=_jsonable))
+        tmp.replace(f)
+
+
+def _jsonable(v):
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, range):
+        return list(v)
+    raise TypeError(f"cannot store {type(v).__name__} in a checkpoint")
+
+
+def read_by_judge(samples):
+    """`compare_methods`' per-sample measurements as the judge read them: its `movable`, `right_way`,
+    `change` and `leak` in the main probe's columns, so that `stats.intervals` and `stats.paired_test`
+    test the judge's readings of the same edits.
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"change": [0.5], "judge_change": [0.25], "movable": [True], "judge_movable": [True],
+    ...                   "right_way": [True], "judge_right_way": [False], "leak": [0.1], "judge_leak": [0.2]})
+    >>> read_by_judge(s)[["change", "right_way", "leak"]].values.tolist()
+    [[0.25, False, 0.2]]
+    """
+    cols = ["movable", "right_way", "change", "leak"]
+    missing = [f"judge_{c}" for c in cols if f"judge_{c}" not in getattr(samples, "columns", ())]
+    if missing:
+        raise ValueError(f"samples must hold the judge's columns (compare_methods(..., judge=..., samples=True)); "
+                         f"missing {missing}")
+    return samples.assign(**{c: samples[f"judge_{c}"] for c in cols}).drop(columns=[f"judge_{c}" for c in cols])
 
 
 def shipped_results(seed: int = 0):
@@ -169,292 +382,7 @@ def shipped_results(seed: int = 0):
         have = sorted(int(p.stem.removeprefix("table_seed")) for p in SHIPPED_RESULTS.glob("table_seed*.csv"))
         raise FileNotFoundError(f"no shipped comparison for seed={seed!r} ({missing[0]} does not exist); "
                                 f"shipped seeds: {have}")
-    return pd.read_csv(files[0]), pd.read_csv(files[1])
-
-
-def _sharded(edit: EditFn) -> EditFn:
-    """The edit applied data-parallel (one process: the edit itself); it must treat samples independently."""
-    return lambda x_T, c: map_samples(lambda xs: edit(xs, c), x_T)
-
-
-def _check_samples(samples, attr: str, methods) -> None:
-    need = {"attr", "method", "sample", "movable", "right_way", "change"}
-    if not need <= set(getattr(samples, "columns", ())):
-        raise ValueError(f"samples must be compare_methods' per-sample DataFrame with columns {sorted(need)}")
-    if attr not in set(samples.attr):
-        raise ValueError(f"attr {attr!r} is not in these samples; they have {sorted(set(samples.attr))}")
-    have = set(samples[samples.attr == attr].method)
-    for m in methods:
-        if m not in have:
-            raise ValueError(f"method {m!r} has no samples for {attr}; it has {sorted(have)}")
-
-
-def intervals(samples, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0):
-    """Mean change towards the goal per attribute and method, with a bootstrap interval over the faces.
-
-    Only the faces that can move count (as in `EditResult.change`); resampling them with replacement
-    `n_boot` times gives the percentile interval at `level`.
-
-    Returns:
-        DataFrame: attr, method, n (movable faces), change, lo, hi, right_way (fraction of n).
-
-    >>> import pandas as pd
-    >>> s = pd.DataFrame({"attr": "smile", "method": "m", "sample": range(4), "movable": True,
-    ...                   "right_way": [True, True, True, False], "change": [0.1, 0.2, 0.3, -0.2]})
-    >>> r = intervals(s).iloc[0]
-    >>> int(r.n), float(r.change), float(r.right_way)
-    (4, 0.1, 0.75)
-    """
-    import numpy as np
-    import pandas as pd
-
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    rng = np.random.default_rng(seed)
-    rows = []
-    for (attr, method), s in samples[samples.movable.astype(bool)].groupby(["attr", "method"], sort=False):
-        x = s.change.to_numpy(float)
-        boot = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(1)
-        lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
-        rows.append({"attr": attr, "method": method, "n": len(x), "change": round(float(x.mean()), 4),
-                     "lo": float(lo), "hi": float(hi), "right_way": float(s.right_way.mean())})
-    return pd.DataFrame(rows)
-
-
-def paired_test(samples, attr: str, a: str, b: str) -> dict[str, float]:
-    """Method `a` against method `b` on the same held-out faces (those that can move).
-
-    Two paired tests, both two-sided: Wilcoxon's signed-rank test on the per-face change towards the
-    goal, and McNemar's exact test on moved-the-right-way (`metrics.mcnemar`). `p` is the one that
-    fits the attribute: McNemar for a binary attribute (glasses), where the change is a probability
-    and many tiny nudges of it can pass a rank test without a single face crossing over; Wilcoxon
-    for a continuous one.
-
-    Returns:
-        `{"n", "mean_diff", "p_wilcoxon", "k_a", "k_b", "p_mcnemar", "test", "p"}`; mean_diff = mean
-        change of a minus b, k_a / k_b the faces each moved the right way.
-    """
-    from scipy.stats import wilcoxon
-
-    from .metrics import mcnemar
-
-    _check_samples(samples, attr, (a, b))
-    s = samples[(samples.attr == attr) & samples.movable.astype(bool)]
-    sa, sb = (s[s.method == m].set_index("sample").sort_index() for m in (a, b))
-    if not sa.index.equals(sb.index):
-        raise ValueError(f"methods {a!r} and {b!r} were not measured on the same faces")
-    d = sa.change.to_numpy(float) - sb.change.to_numpy(float)
-    p_w = float(wilcoxon(d).pvalue) if (d != 0).any() else 1.0
-    ok_a, ok_b = (torch.tensor(x.right_way.to_numpy(bool)) for x in (sa, sb))
-    from .faces import BINARY_ATTRIBUTES
-
-    p_m = mcnemar(ok_a, ok_b)
-    test = "McNemar" if attr in BINARY_ATTRIBUTES else "Wilcoxon"
-    return {"n": len(d), "mean_diff": float(d.mean()), "p_wilcoxon": p_w, "k_a": int(ok_a.sum()),
-            "k_b": int(ok_b.sum()), "p_mcnemar": p_m, "test": test, "p": p_m if test == "McNemar" else p_w}
-
-
-def manifold_shift(samples):
-    """Does a method's edit move faces off the data manifold? Per method, each face counted once: its
-    log(after / before) on-manifold error averaged over the attributes the method edited it for, then
-    the median ratio over the faces and Wilcoxon's signed-rank test (two-sided) of the log ratios
-    against 0. (Pooling the rows instead would count one face up to three times as if independent.)
-
-    Returns:
-        DataFrame: method, n (faces), median_ratio, p.
-
-    >>> import pandas as pd
-    >>> s = pd.DataFrame({"method": "m", "sample": [0, 1, 2], "manifold_before": [1.0, 2.0, 4.0],
-    ...                   "manifold_after": [2.0, 4.0, 8.0]})
-    >>> manifold_shift(s)[["n", "median_ratio"]].values.tolist()
-    [[3.0, 2.0]]
-    """
-    import numpy as np
-    import pandas as pd
-    from scipy.stats import wilcoxon
-
-    need = {"method", "sample", "manifold_before", "manifold_after"}
-    if not need <= set(getattr(samples, "columns", ())):
-        raise ValueError(f"samples must have the columns {sorted(need)} (compare_methods(..., samples=True))")
-    rows = []
-    logs = samples.assign(r=np.log(samples.manifold_after.astype(float) / samples.manifold_before.astype(float)))
-    for method, s in logs.groupby("method", sort=False):
-        r = s.groupby("sample").r.mean().to_numpy()
-        p = float(wilcoxon(r).pvalue) if (r != 0).any() else 1.0
-        rows.append({"method": method, "n": len(r), "median_ratio": float(np.exp(np.median(r))), "p": p})
-    return pd.DataFrame(rows)
-
-
-def _per_sample(r, attr: str, goal: float, method: str):
-    import pandas as pd
-    from .faces import ATTRIBUTES
-    from .metrics import right_way
-
-    movable, moved = right_way(r.before[attr], r.after[attr], attr, goal)
-    towards = torch.sign(torch.as_tensor(goal) - r.before[attr]) * r.delta[attr]
-    leak = torch.stack([d.abs() / (ATTRIBUTES[k].high - ATTRIBUTES[k].low) for k, d in r.delta.items() if k != attr]).mean(0)
-    pixels = (r.x0_edit - r.x0).pow(2).flatten(1).mean(1).sqrt()
-    return pd.DataFrame({"attr": attr, "method": method, "sample": range(len(towards)), "movable": movable.numpy(),
-                         "right_way": (moved & movable).numpy(), "change": towards.float().numpy(),
-                         "leak": leak.float().numpy(), "pixel_change": pixels.float().numpy(),
-                         "manifold_before": r.manifold_before.float().numpy(),
-                         "manifold_after": r.manifold_after.float().numpy()})
-
-
-def standard_methods(model: Model, *, probe: Probe | None = None, steps: int = 20, n_trajectories: int = 128,
-                     seed: int = 0, k: int = 3, k_pca: int = 5, k_transport: int = 8, t_park: int | None = None,
-                     progress: bool = False) -> dict[str, Callable[[str, float], dict[str, EditFn]]]:
-    """The kit's methods as `compare_methods` builders, each with its papers' own settings.
-
-    - mean difference: probe-labelled groups of `n_trajectories` sampler trajectories (above / below
-      the middle of the range), asymmetric, every step; paired: `paired_direction` (64 render pairs);
-    - Asyrp dh and f: the shipped editors (none for other attributes), at their t_edit;
-    - Haas PCA (+- each of `k_pca` components, c sigma_k(t) pc_k(t)), Haas Jacobian (+- v_i of one
-      sample at the middle step, scaled by s_i(t)), Haas supervised (top / bottom 10 %, the other
-      attributes' directions projected out): symmetric steps, every step, as Haas et al.;
-    - Park pullback (guidance) and (move): +- v_i of each sample's own pullback at `t_park` (default
-      0.6 T), signs aligned through h with a reference sample's u_i, x-space guidance (gamma 0.1,
-      16 steps) on c v_i, or x_t + 2 c v_i; Park transported: the reference's u_i carried to each
-      sample (`transport`, k = `k_transport`), then guidance. DDIM continues deterministically
-      (no eta = 1 below 0.2 T, so that the unedited samples are the same run);
-    - random (baseline): +- each of `k_pca` Gaussian h-directions (unit norm at every step),
-      asymmetric, every step: as many candidates as Haas PCA, so the choice on the calibration set
-      favours it as much; what any method must beat.
-
-    Per-sample results (x_t at t_park, pullbacks) are cached by the x_T tensor passed in, so keep the
-    calibration and held-out tensors alive for the whole comparison.
-    """
-    from .asyrp import load_editor, shipped_editors
-    from .ddim import ddim_timesteps
-    from .directions import StepDirection, h_trajectory, mean_difference, paired_direction, random_direction
-    from .faces import ATTRIBUTES
-    from .geometry import pullback
-    from .haas import jacobian_directions, pca_directions, supervised_direction
-    from .park import transport, x_space_guidance
-
-    probe = load_probe() if probe is None else probe
-    grid = ddim_timesteps(model, steps).tolist()
-    t_park = min(grid, key=lambda t: abs(t - 0.6 * model.num_train_timesteps)) if t_park is None else t_park
-    if t_park not in grid:
-        raise ValueError(f"t_park must be a timestep of the {steps}-step grid, got {t_park!r}")
-    cache: dict = {}
-
-    def g(offset: int) -> torch.Generator:
-        return torch.Generator().manual_seed(seed * 1000 + offset)
-
-    def towards(attr: str, goal: float) -> float:
-        lo, hi = ATTRIBUTES[attr]
-        return 1.0 if goal > (lo + hi) / 2 else -1.0
-
-    def trajectories():
-        if "tr" not in cache:
-            x = torch.randn(n_trajectories, *model.sample_shape, generator=g(1))
-            cache["tr"] = tr = h_trajectory(model, x, steps, progress=progress)
-            with torch.no_grad():
-                cache["scores"] = {a: v.float() for a, v in probe(tr.x0).items()}
-        return cache["tr"], cache["scores"]
-
-    def h_edit(d, asymmetric: bool = True, t_edit: int = 0) -> EditFn:
-        if isinstance(d, StepDirection):
-            return lambda x, c: ddim_sample(model, x, steps, dh=c * d, t_edit=t_edit, asymmetric=asymmetric, progress=False)
-        return lambda x, c: ddim_sample(model, x, steps, dh=lambda t, h: c * d(t, h), t_edit=t_edit,
-                                        asymmetric=asymmetric, progress=False)
-
-    def mean_diff(attr, goal):
-        tr, scores = trajectories()
-        lo, hi = ATTRIBUTES[attr]
-        labels = scores[attr] > (lo + hi) / 2
-        return {"mean difference": h_edit(towards(attr, goal) * StepDirection(tr.timesteps, mean_difference(tr.h, labels)))}
-
-    def paired(attr, goal):
-        return {"paired": h_edit(towards(attr, goal) * paired_direction(model, attr, steps, n=64, seed=seed))}
-
-    def asyrp(kind):
-        def build(attr, goal):
-            if (attr, float(goal), kind) not in shipped_editors():
-                return {}
-            ed = load_editor(attr, goal, kind)
-            if ed.h_shape != tuple(model.h_shape):  # the shipped editors belong to the bundled model
-                return {}
-            return {f"editor {kind}": h_edit(ed, t_edit=ed.t_edit)}
-        return build
-
-    def haas_pca(attr, goal):
-        if "pca" not in cache:
-            cache["pca"] = pca_directions(model, None, steps, k_pca, trajectory=trajectories()[0])
-        pcs = cache["pca"]
-        return {f"{s}pc_{i + 1}": h_edit(sign * pcs.direction(i), asymmetric=False)
-                for i in range(k_pca) for s, sign in (("+", 1.0), ("-", -1.0))}
-
-    def haas_jacobian(attr, goal):
-        if "jac" not in cache:
-            x = torch.randn(*model.sample_shape, generator=g(2))
-            cache["jac"] = jacobian_directions(model, x, steps, k, t_index=len(grid) // 2, progress=progress)
-        jd = cache["jac"]
-        return {f"{s}v_{i + 1}": h_edit(sign * jd.direction(i), asymmetric=False)
-                for i in range(k) for s, sign in (("+", 1.0), ("-", -1.0))}
-
-    def haas_supervised(attr, goal):
-        tr, scores = trajectories()
-        dirs = {a: supervised_direction(tr.h, scores[a]) for a in ATTRIBUTES}
-        d = supervised_direction(tr.h, scores[attr], project_out=[dirs[a] for a in ATTRIBUTES if a != attr])
-        return {"supervised": h_edit(towards(attr, goal) * StepDirection(tr.timesteps, d), asymmetric=False)}
-
-    def random(attr, goal):
-        if "random" not in cache:
-            cache["random"] = [random_direction(grid, torch.ones(len(grid)), generator=g(4 + i), h_shape=model.h_shape)
-                               for i in range(k_pca)]
-        return {f"{s}r_{i + 1}": h_edit(sign * d) for i, d in enumerate(cache["random"])
-                for s, sign in (("+", 1.0), ("-", -1.0))}
-
-    def at_t_park(x: Tensor) -> Tensor:
-        key = ("x_t", x.data_ptr(), tuple(x.shape))
-        if key not in cache:
-            _, xs = ddim_sample(model, x, steps, return_trajectory=True, progress=False)
-            cache[key] = xs[grid.index(t_park)]
-        return cache[key]
-
-    def svds(x: Tensor, kk: int) -> list:
-        key = ("svd", kk, x.data_ptr(), tuple(x.shape))
-        if key not in cache:
-            cache[key] = [pullback(model, xt, t_park, kk, seed=seed) for xt in at_t_park(x)]
-        return cache[key]
-
-    def reference():
-        if "ref" not in cache:
-            x = torch.randn(1, *model.sample_shape, generator=g(3))
-            cache["ref"] = pullback(model, at_t_park(x)[0], t_park, k, seed=seed)
-        return cache["ref"]
-
-    def denoise(x_t: Tensor) -> Tensor:
-        return ddim_sample(model, x_t, steps, t_start=t_park, progress=False)
-
-    def park(rule: str):
-        def build(attr, goal):
-            u_ref = reference().U
-
-            def edit_i(i: int, sign: float) -> EditFn:
-                def edit(x, c):
-                    x_t = at_t_park(x)
-                    V = torch.stack([s.V[i] * torch.sign((s.U[i] * u_ref[i]).sum()) for s in svds(x, k)]) * sign
-                    if rule == "guidance":
-                        return denoise(x_space_guidance(model, x_t, t_park, c * V))
-                    return denoise(x_t + 2.0 * c * V)  # x_t + alpha v_i, each sample its own v_i
-                return edit
-            return {f"{s}v_{i + 1}": edit_i(i, sign) for i in range(k) for s, sign in (("+", 1.0), ("-", -1.0))}
-        return build
-
-    def park_transported(attr, goal):
-        u_ref = reference().U
-
-        def edit_i(i: int, sign: float) -> EditFn:
-            def edit(x, c):
-                V = torch.stack([transport(sign * u_ref[i], s) for s in svds(x, k_transport)])
-                return denoise(x_space_guidance(model, at_t_park(x), t_park, c * V))
-            return edit
-        return {f"{s}u_{i + 1}": edit_i(i, sign) for i in range(k) for s, sign in (("+", 1.0), ("-", -1.0))}
-
-    return {"mean difference": mean_diff, "paired": paired, "Asyrp dh": asyrp("dh"), "Asyrp f": asyrp("f"),
-            "Haas PCA": haas_pca, "Haas Jacobian": haas_jacobian, "Haas supervised": haas_supervised,
-            "Park pullback (guidance)": park("guidance"), "Park pullback (move)": park("move"),
-            "Park transported": park_transported, "random": random}
+    table = pd.read_csv(files[0])
+    if "baseline" in table:  # the random rows' empty baseline reads back as NaN
+        table["baseline"] = table["baseline"].fillna("")
+    return table, pd.read_csv(files[1])

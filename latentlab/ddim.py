@@ -18,10 +18,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .hspace import _check_dh, _eps, _eps_pair
-from .model import Model, _check_t, _check_x
+from .hspace import check_dh, eps_of_batch, eps_pair
+from .model import Model, check_t, check_x
 
-__all__ = ["P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "ddim_sample", "ddim_invert"]
+__all__ = ["P_t", "D_t", "sigma_t", "q_sample", "ddim_timesteps", "alpha_bar", "eps_from_output", "clip_P_t",
+           "ddim_step", "ddim_sample", "ddim_invert"]
 
 
 def P_t(x_t: Tensor, eps: Tensor, a_t: float | Tensor) -> Tensor:
@@ -57,8 +58,8 @@ def q_sample(model: Model, x_0: Tensor, t: int | Tensor, *, generator: torch.Gen
     >>> q_sample(tiny_model(), torch.zeros(2, 3, 16, 16), 999, generator=torch.Generator()).std() > 0.9
     tensor(True)
     """
-    x, single = _check_x(model, x_0, "x_0")
-    a = model.scheduler.alphas_cumprod[_check_t(model, t, x.shape[0]).cpu()].to(x).view(-1, 1, 1, 1)
+    x, single = check_x(model, x_0, "x_0")
+    a = model.scheduler.alphas_cumprod[check_t(model, t, x.shape[0]).cpu()].to(x).view(-1, 1, 1, 1)
     out = a.sqrt() * x + (1 - a).sqrt() * _noise(x, generator)
     return out[0] if single else out
 
@@ -84,28 +85,48 @@ def ddim_timesteps(model: Model, steps: int) -> Tensor:
     return scheduler.timesteps.clone().long()
 
 
-def _alphas(model: Model, t: int, steps: int) -> tuple[Tensor, Tensor]:
-    """(a_t, a_prev) of one step, with diffusers' rule for the step after the last one."""
+def alpha_bar(model: Model, t: int) -> Tensor:
+    """a_t, the noise schedule's alpha-bar (`alphas_cumprod[t]`; DDIM's alpha_t); for a t < 0, the
+    level after the grid's last step, the scheduler's `final_alpha_cumprod` (diffusers' rule).
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model()
+    >>> alpha_bar(m, 0) < 1, alpha_bar(m, -1)
+    (tensor(True), tensor(1.))
+    """
     s = model.scheduler
-    ac = s.alphas_cumprod
-    prev = t - model.num_train_timesteps // steps
-    return ac[t], (ac[prev] if prev >= 0 else s.final_alpha_cumprod)
+    return s.alphas_cumprod[t] if t >= 0 else s.final_alpha_cumprod
 
 
-def _to_eps(model: Model, out: Tensor, x: Tensor, a_t: Tensor) -> Tensor:
-    """The model's output as eps, whatever it was trained to predict."""
+def eps_from_output(model: Model, output: Tensor, x_t: Tensor, t: int) -> Tensor:
+    """The U-Net's output as eps, whatever it was trained to predict (the scheduler's `prediction_type`:
+    epsilon, v_prediction (Salimans & Ho 2022, v = sqrt(a_t) eps - sqrt(1 - a_t) x_0) or sample, x_0).
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model(); out = torch.ones(3, 16, 16)
+    >>> torch.equal(eps_from_output(m, out, torch.zeros(3, 16, 16), 500), out)
+    True
+    """
+    a_t = alpha_bar(model, t)
     kind = model.scheduler.config.prediction_type
     if kind == "epsilon":
-        return out
+        return output
     if kind == "v_prediction":
-        return a_t.sqrt() * out + (1 - a_t).sqrt() * x
+        return a_t.sqrt() * output + (1 - a_t).sqrt() * x_t
     if kind == "sample":
-        return (x - a_t.sqrt() * out) / (1 - a_t).sqrt()
+        return (x_t - a_t.sqrt() * output) / (1 - a_t).sqrt()
     raise ValueError(f"scheduler prediction_type must be epsilon, v_prediction or sample, got {kind!r}")
 
 
-def _clip(model: Model, x0: Tensor, clip: bool | None = None) -> Tensor:
-    """P_t clipped exactly when (and as) the scheduler would clip it; `clip=False` never clips."""
+def clip_P_t(model: Model, x0: Tensor, clip: bool | None = None) -> Tensor:
+    """P_t clipped exactly when (and as) the scheduler would clip it (`clip=None`): `clip_sample`
+    to its `clip_sample_range`, or its dynamic thresholding; `clip=True` clips even where the config
+    does not, `clip=False` never clips.
+
+    >>> from latentlab import tiny_model
+    >>> clip_P_t(tiny_model(), torch.tensor([-3.0, 0.5, 2.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     c = model.scheduler.config
     if clip is False:
         return x0
@@ -116,6 +137,73 @@ def _clip(model: Model, x0: Tensor, clip: bool | None = None) -> Tensor:
     if c.clip_sample:
         return x0.clamp(-c.clip_sample_range, c.clip_sample_range)
     return x0
+
+
+def ddim_step(
+    model: Model,
+    x_t: Tensor,
+    t: int,
+    t_prev: int,
+    eps: Tensor,
+    eps_edit: Tensor | None = None,
+    *,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    clip: bool | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One DDIM step from level t to t_prev (Song et al. 2021, Eq. 12; Asyrp's Eq. 4 with eps_edit).
+
+    `x_prev = sqrt(a_prev) P_t(eps_edit) + D_t(eps) + sigma_t z`: P_t is predicted from the edited
+    noise (`eps_edit`, default `eps`), the direction D_t from the unedited one (Kwon et al. 2023's
+    asymmetric reverse process; pass the edited eps as `eps` for a symmetric edit). The sampler,
+    the inversion (a step to a noisier level, eta 0, unclipped) and Asyrp's training all take
+    this step; with `eps_edit=None` it equals diffusers' `DDIMScheduler.step`.
+
+    Args:
+        model: the model (its scheduler gives a_t, the clipping and `prediction_type`).
+        x_t: the state at level t, `(B, C, H, W)`.
+        t, t_prev: the timesteps to step from and to; a negative one is the level after the last
+            step (`final_alpha_cumprod`, diffusers' rule `t_prev = t - T // steps`).
+        eps, eps_edit: the predicted noise at x_t (already `eps_from_output`) and its edited version.
+        eta: 0 deterministic DDIM, 1 DDPM-like (Eq. 16's sigma_t); z is drawn whenever eta > 0,
+            as diffusers does, so a generator stays in step with it.
+        generator: for z.
+        clip: P_t clipped as the scheduler says (None), always (True) or never (False); `clip_P_t`.
+
+    Returns:
+        (x_prev, P_t): the state at level t_prev and the (clipped) predicted x_0.
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model(); x, eps = torch.zeros(1, 3, 16, 16), torch.ones(1, 3, 16, 16)
+    >>> x_prev, x0 = ddim_step(m, x, 500, 250, eps)
+    >>> x_prev.shape, bool((x0 == -1).all())
+    (torch.Size([1, 3, 16, 16]), True)
+    """
+    _check_step_args(model, x_t, t, t_prev, eps, eps_edit, eta, clip)
+    a_t, a_prev = alpha_bar(model, t), alpha_bar(model, t_prev)
+    x0 = clip_P_t(model, P_t(x_t, eps if eps_edit is None else eps_edit, a_t), clip)
+    # eta 0 skips sigma_t, whose sqrt(1 - a_t / a_prev) is NaN for an inversion step (a_prev < a_t)
+    sigma = sigma_t(a_t, a_prev, eta) if eta > 0 else 0.0
+    x_prev = a_prev.sqrt() * x0 + D_t(eps, a_prev, sigma)
+    if eta > 0:
+        x_prev = x_prev + sigma * _noise(x_prev, generator)
+    return x_prev, x0
+
+
+def _check_step_args(model: Model, x_t: Tensor, t: int, t_prev: int, eps: Tensor, eps_edit: Tensor | None,
+                     eta: float, clip: bool | None) -> None:
+    T = model.num_train_timesteps
+    for name, v in (("t", t), ("t_prev", t_prev)):
+        if isinstance(v, bool) or not isinstance(v, int) or v >= T:
+            raise ValueError(f"{name} must be an int timestep below {T} (negative: after the last step), got {v!r}")
+    for name, e in (("eps", eps), ("eps_edit", eps_edit)):
+        if e is not None and (not isinstance(e, Tensor) or e.shape != x_t.shape):
+            got = tuple(e.shape) if isinstance(e, Tensor) else type(e).__name__
+            raise ValueError(f"{name} must have x_t's shape {tuple(x_t.shape)}, got {got}")
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+    if clip is not None and not isinstance(clip, bool):
+        raise ValueError(f"clip must be None (the scheduler's config), True or False, got {clip!r}")
 
 
 def _check_sampler_args(model: Model, steps: int, eta: float, t_edit: int, t_boost: int) -> list[int]:
@@ -197,39 +285,36 @@ def ddim_sample(
     >>> bool((ddim_sample(m, x_T, steps=5, dh=dh, fused=True, progress=False) - two).abs().max() < 1e-4)
     True
     """
-    x, single = _check_x(model, x_T, "x_T")
+    x, single = check_x(model, x_T, "x_T")
     grid = _check_sampler_args(model, steps, eta, t_edit, t_boost)
     if clip is not None and not isinstance(clip, bool):
         raise ValueError(f"clip must be None (the scheduler's config), True or False, got {clip!r}")
     if not isinstance(fused, bool):
         raise ValueError(f"fused must be True or False, got {fused!r}")
-    fixed_dh = None if dh is None or callable(dh) else _check_dh(model, dh, x.shape[0])
+    fixed_dh = None if dh is None or callable(dh) else check_dh(model, dh, x.shape[0])
     if t_start is not None:
         if isinstance(t_start, bool) or not isinstance(t_start, int) or t_start not in grid:
             raise ValueError(f"t_start must be None or a timestep of the {steps}-step grid ({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_start!r}")
         grid = grid[grid.index(t_start):]
     trajectory = [x]
     for i, t in enumerate(tqdm(grid, disable=not progress, leave=False)):
-        a_t, a_prev = _alphas(model, t, steps)
         tb = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         record: list[Tensor] = []
         editing = dh is not None and t >= t_edit
         shift = None
         if editing:  # a callable dh sees the unedited h inside the same pass (the hook records it first)
-            shift = (lambda h: _check_dh(model, dh(t, h), x.shape[0], "dh(t, h)")) if callable(dh) else fixed_dh
+            shift = (lambda h: check_dh(model, dh(t, h), x.shape[0], "dh(t, h)")) if callable(dh) else fixed_dh
         if editing and asymmetric and fused:
-            out, out_edit = _eps_pair(model, x, tb, shift, record=record)
-            eps, eps_edit = _to_eps(model, out, x, a_t), _to_eps(model, out_edit, x, a_t)
+            out, out_edit = eps_pair(model, x, tb, shift, record=record)
+            eps, eps_edit = eps_from_output(model, out, x, t), eps_from_output(model, out_edit, x, t)
         else:  # without an edit, or with a symmetric one, a single U-Net pass gives everything the step needs
-            eps_edit = _to_eps(model, _eps(model, x, tb, shift, record=record), x, a_t)
-            eps = _to_eps(model, _eps(model, x, tb), x, a_t) if editing and asymmetric else eps_edit
+            eps_edit = eps_from_output(model, eps_of_batch(model, x, tb, shift, record=record), x, t)
+            eps = eps_from_output(model, eps_of_batch(model, x, tb), x, t) if editing and asymmetric else eps_edit
         h = record[0]
         eta_t = 1.0 if t < t_boost else eta
-        sigma = sigma_t(a_t, a_prev, eta_t)
-        x0 = _clip(model, P_t(x, eps_edit, a_t), clip)
-        x = a_prev.sqrt() * x0 + D_t(eps if asymmetric else eps_edit, a_prev, sigma)
-        if eta_t > 0:  # drawn whenever eta > 0, as diffusers does, so generators stay in step
-            x = x + sigma * _noise(x, generator)
+        t_prev = t - model.num_train_timesteps // steps  # diffusers' rule, negative after the last step
+        x, x0 = ddim_step(model, x, t, t_prev, eps if asymmetric else eps_edit, eps_edit, eta=eta_t,
+                          generator=generator, clip=clip)
         if callback is not None:
             callback({"x": x, "i": i, "t": t, "P_t": x0, "eps": eps_edit, "h": h})
         trajectory.append(x)
@@ -270,16 +355,15 @@ def ddim_invert(
     >>> ddim_invert(m, x0, steps=5, progress=False).shape
     torch.Size([3, 16, 16])
     """
-    x, single = _check_x(model, x_0, "x_0")
+    x, single = check_x(model, x_0, "x_0")
     timesteps = ddim_timesteps(model, steps).flip(0).tolist()
     trajectory = [x]
     for i, t in enumerate(tqdm(timesteps, disable=not progress, leave=False)):
-        a_t, a_prev = _alphas(model, t, steps)
         tb = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         record: list[Tensor] = []
-        eps = _to_eps(model, _eps(model, x, tb, record=record), x, a_t)
-        x0 = P_t(x, eps, a_prev)
-        x = a_t.sqrt() * x0 + (1 - a_t).sqrt() * eps
+        eps = eps_from_output(model, eps_of_batch(model, x, tb, record=record), x, t)
+        # the sampling step run backwards: from the level below t (x's own) up to t, with eps(x, t)
+        x, x0 = ddim_step(model, x, t - model.num_train_timesteps // steps, t, eps, clip=False)
         if callback is not None:
             callback({"x": x, "i": i, "t": t, "P_t": x0, "eps": eps, "h": record[0]})
         trajectory.append(x)

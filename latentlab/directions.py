@@ -24,11 +24,11 @@ from tqdm.auto import tqdm
 from .ddim import ddim_sample, ddim_timesteps
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, render_faces
 from .hspace import h_of
-from .model import Model, _check_x
+from .model import Model, check_x
 from .scale import gather, shard, world
 
 __all__ = ["HTrajectory", "h_trajectory", "mean_difference", "StepDirection", "paired_direction", "combine",
-           "random_direction"]
+           "interpolate_timesteps", "random_direction"]
 
 
 class HTrajectory(NamedTuple):
@@ -60,7 +60,7 @@ def h_trajectory(model: Model, x_T: Tensor, steps: int = 20, *, batch_size: int 
     >>> tr.timesteps.tolist(), tuple(tr.h.shape), tuple(tr.x0.shape)
     ([750, 500, 250, 0], (3, 4, 16, 8, 8), (3, 3, 16, 16))
     """
-    xb, single = _check_x(model, x_T, "x_T")
+    xb, single = check_x(model, x_T, "x_T")
     if single:
         xb = xb[:1]
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -117,8 +117,13 @@ def mean_difference(h: Tensor, labels: Tensor | Sequence[bool]) -> Tensor:
     return h[labels].mean(0) - h[~labels].mean(0)
 
 
-def _interp(timesteps: Tensor, values: Tensor, t: int | float) -> Tensor:
-    """`values` (S, ...) given at `timesteps` (S,), linearly interpolated at t, held constant outside."""
+def interpolate_timesteps(timesteps: Tensor, values: Tensor, t: int | float) -> Tensor:
+    """`values` (S, ...) given at `timesteps` (S,), linearly interpolated at t, held constant outside:
+    how a per-timestep direction or editor found on one DDIM grid serves any other.
+
+    >>> interpolate_timesteps(torch.tensor([750, 250]), torch.tensor([1.0, 3.0]), 500)
+    tensor(2.)
+    """
     ts, order = timesteps.float().sort()
     v = values[order]
     t = float(t)
@@ -159,7 +164,7 @@ class StepDirection:
 
     def at(self, t: int) -> Tensor:
         """The direction at timestep t, `h_shape`."""
-        return _interp(self.timesteps, self.directions, t)
+        return interpolate_timesteps(self.timesteps, self.directions, t)
 
     def __call__(self, t: int, h: Tensor) -> Tensor:
         return self.at(t).to(h)

@@ -22,6 +22,15 @@ class Range(NamedTuple):
     low: float
     high: float
 
+    @property
+    def span(self) -> float:
+        """`high - low`: the unit in which changes of the attribute are compared across attributes.
+
+        >>> ATTRIBUTES["smile"].span, ATTRIBUTES["glasses"].span
+        (2.0, 1.0)
+        """
+        return self.high - self.low
+
 
 #: Attribute name -> range it is drawn from (uniformly; `glasses` is 0 or 1 with probability 1/2).
 ATTRIBUTES: dict[str, Range] = {

@@ -8,7 +8,7 @@ edit at every step and put the edited eps into both P_t and D_t (the plain, symm
   PCA), sigma_k(t) = s_k / sqrt(N - 1); the edit adds `c * sigma_k(t) * pc_k(t)`. A principal
   component's sign is arbitrary per timestep, so signs are aligned along the trajectory: each
   step's component is flipped to agree (positive cosine) with the previous step's.
-- Jacobian: the right singular vectors of J = d eps / dh (`geometry.eps_jacobian`) at a chosen step,
+- Jacobian: the right singular vectors of J = d eps / dh (`jacobians.eps_jacobian`) at a chosen step,
   applied at every step scaled by that step's singular value s_k(t) of the same sample.
 - Supervised: the mean h of the samples an attribute classifier ranks highest minus that of the
   lowest, per timestep (not normalised); other attributes' directions can be projected out.
@@ -29,8 +29,8 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from .directions import HTrajectory, StepDirection, h_trajectory, mean_difference
-from .geometry import eps_jacobian
-from .model import Model, _check_x
+from .jacobians import eps_jacobian
+from .model import Model, check_x
 
 __all__ = ["PCADirections", "pca_directions", "JacobianDirections", "jacobian_directions", "supervised_direction"]
 
@@ -98,7 +98,7 @@ def pca_directions(model: Model, x_T: Tensor | None, steps: int = 10, k: int = 5
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if trajectory is None:
-        xb, _ = _check_x(model, x_T, "x_T")
+        xb, _ = check_x(model, x_T, "x_T")
         n = len(xb)
     else:
         if not isinstance(trajectory, HTrajectory) or tuple(trajectory.h.shape[2:]) != tuple(model.h_shape):
@@ -169,7 +169,7 @@ def jacobian_directions(model: Model, x_T: Tensor, steps: int = 10, k: int = 3, 
     """
     from .ddim import ddim_sample, ddim_timesteps
     from tqdm.auto import tqdm
-    xb, _ = _check_x(model, x_T, "x_T")
+    xb, _ = check_x(model, x_T, "x_T")
     if len(xb) != 1:
         raise ValueError(f"x_T must be one sample, (C, H, W) or (1, C, H, W), got a batch of {len(xb)}")
     grid = ddim_timesteps(model, steps)

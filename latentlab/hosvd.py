@@ -35,7 +35,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .geometry import jacobian_products
+from .jacobians import jacobian_products
 from .model import Model
 
 __all__ = [
@@ -53,7 +53,7 @@ def jacobian_tensor(model: Model, x_t: Tensor, t: int | Tensor, *, chunk_size: i
     """The encoder's Jacobian dh/dx_t at one sample as a tensor (Park et al. 2023, Sec. 3, unflattened).
 
     Computed densely by reverse mode, one vector-Jacobian product per entry of h, through
-    `geometry.jacobian_products` (the pullback's own products: each chunk of rows is one U-Net
+    `jacobians.jacobian_products` (the pullback's own products: each chunk of rows is one U-Net
     batch, and the U-Net stops after its middle block).
 
     Args:

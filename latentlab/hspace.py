@@ -13,14 +13,14 @@ cell may then run the same U-Net at once without one's edit leaking into the oth
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
-from .model import Model, _check_t, _check_x
+from .model import Model, check_t, check_x
 
-__all__ = ["h_of", "eps_of"]
+__all__ = ["h_of", "eps_of", "h_of_batch", "eps_of_batch", "eps_pair", "check_dh"]
 
 
 class _StopAtH(Exception):
@@ -49,8 +49,17 @@ def _mid_block(model: Model):
     return mid
 
 
-def _h(model: Model, x: Tensor, t: Tensor) -> Tensor:
-    """h for a checked batch; safe under torch.func transforms (no data-dependent checks)."""
+def h_of_batch(model: Model, x: Tensor, t: Tensor) -> Tensor:
+    """`h_of` for a batch already checked (`check_x`, `check_t`): x `(B, C, H, W)`, t `(B,)`.
+
+    No checks, so no data-dependent branch: safe under torch.func transforms (vmap, jvp, jacrev),
+    which is what the Jacobians need (x -> h is the encoder of Park et al. 2023).
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model()
+    >>> h_of_batch(m, torch.zeros(2, 3, 16, 16), torch.tensor([500, 500])).shape
+    torch.Size([2, 16, 8, 8])
+    """
     owner = threading.get_ident()
 
     def stop(module, args, output):
@@ -67,11 +76,22 @@ def _h(model: Model, x: Tensor, t: Tensor) -> Tensor:
     raise RuntimeError("the U-Net returned without running its middle block")
 
 
-def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None, record: list | None = None,
-         repeat: int = 1) -> Tensor:
-    """eps for a checked batch with h -> h + dh; the unedited h is appended to `record` if given.
+def eps_of_batch(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable[[Tensor], Tensor] | None = None, *,
+                 record: list | None = None, repeat: int = 1) -> Tensor:
+    """The U-Net's output eps_theta(x_t | h_t + dh) (Kwon et al. 2023, Eq. 5) for a batch already
+    checked (`check_x`, `check_t`, `check_dh`); no checks, so safe under torch.func transforms.
 
-    `dh` may be a callable `h -> dh` (evaluated inside the same pass, so h is computed once).
+    Args:
+        dh: None, a shift of h (broadcast over the batch), or a callable `h -> dh` evaluated inside
+            the same pass (h is computed once).
+        record: if a list, the unedited h is appended to it (one U-Net pass gives both).
+        repeat: x holds `repeat` copies of one batch stacked on axis 0 (a per-sample `model.cond`
+            is repeated to match).
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model(); hs = []
+    >>> eps_of_batch(m, torch.zeros(2, 3, 16, 16), torch.tensor([500, 500]), record=hs).shape, hs[0].shape
+    (torch.Size([2, 3, 16, 16]), torch.Size([2, 16, 8, 8]))
     """
     owner = threading.get_ident()
 
@@ -91,14 +111,22 @@ def _eps(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable | None = None
         handle.remove()
 
 
-def _eps_pair(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable, record: list | None = None) -> tuple[Tensor, Tensor]:
-    """(eps, eps_edit) of Asyrp's asymmetric step in one U-Net pass over the batch `[x; x]`.
+def eps_pair(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable[[Tensor], Tensor], *,
+             record: list | None = None) -> tuple[Tensor, Tensor]:
+    """(eps, eps_edit) of Asyrp's asymmetric step (Kwon et al. 2023, Eq. 4) in one U-Net pass over `[x; x]`.
 
     Both halves see the same x_t; the mid-block hook adds dh to the second half only, so the first
     half is the unedited eps and the second `eps_theta(x_t | h_t + dh)` (a callable dh sees the first
     half's h, which is also what `record` gets). At batch 1 on a CPU one pass of batch 2 costs about
     0.7 of two passes of batch 1 (bundled model, one thread: 16 ms against 2 x 11.4 ms); the results
     equal two passes up to float rounding (a batched convolution may sum in another order).
+    x, t: a checked batch, as for `eps_of_batch`.
+
+    >>> from latentlab import tiny_model
+    >>> m = tiny_model(); x, t = torch.zeros(1, 3, 16, 16), torch.tensor([500])
+    >>> eps, eps_edit = eps_pair(m, x, t, torch.ones(m.h_shape))
+    >>> bool((eps - eps_of_batch(m, x, t)).abs().max() < 1e-5), bool((eps_edit - eps).abs().max() > 0)
+    (True, True)
     """
     B, owner = x.shape[0], threading.get_ident()
 
@@ -119,7 +147,16 @@ def _eps_pair(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable, record:
     return out[:B], out[B:]
 
 
-def _check_dh(model: Model, dh, batch: int, name: str = "dh") -> Tensor | None:
+def check_dh(model: Model, dh: Any, batch: int, name: str = "dh") -> Tensor | None:
+    """Validate a shift of h: None, or a finite tensor of shape `model.h_shape` or `(batch, *h_shape)`.
+
+    Returns it on the U-Net's device and in its dtype (a float32 CPU dh works with a float16 GPU
+    model); a wrong type, shape or a NaN is a TypeError or ValueError naming `name`.
+
+    >>> from latentlab import tiny_model
+    >>> check_dh(tiny_model(), torch.zeros(16, 8, 8), 2).shape
+    torch.Size([16, 8, 8])
+    """
     if dh is None:
         return None
     if not isinstance(dh, Tensor):
@@ -129,7 +166,7 @@ def _check_dh(model: Model, dh, batch: int, name: str = "dh") -> Tensor | None:
         raise ValueError(f"{name} must have the shape of h, {hs} or {(batch, *hs)}, got {tuple(dh.shape)}")
     if not torch.isfinite(dh).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    p = next(model.unet.parameters())  # a float32 CPU dh works with a float16 GPU model
+    p = next(model.unet.parameters())
     return dh.to(device=p.device, dtype=p.dtype)
 
 
@@ -149,8 +186,8 @@ def h_of(model: Model, x_t: Tensor, t: int | Tensor) -> Tensor:
     >>> h_of(m, torch.zeros(2, 3, 16, 16), 500).shape
     torch.Size([2, 16, 8, 8])
     """
-    xb, single = _check_x(model, x_t)
-    h = _h(model, xb, _check_t(model, t, xb.shape[0]))
+    xb, single = check_x(model, x_t)
+    h = h_of_batch(model, xb, check_t(model, t, xb.shape[0]))
     return h[0] if single else h
 
 
@@ -169,7 +206,7 @@ def eps_of(model: Model, x_t: Tensor, t: int | Tensor, dh: Tensor | None = None)
     >>> bool((eps_of(m, x, 500) == m.unet(x[None], 500).sample[0]).all())
     True
     """
-    xb, single = _check_x(model, x_t)
-    tb = _check_t(model, t, xb.shape[0])
-    eps = _eps(model, xb, tb, _check_dh(model, dh, xb.shape[0]))
+    xb, single = check_x(model, x_t)
+    tb = check_t(model, t, xb.shape[0])
+    eps = eps_of_batch(model, xb, tb, check_dh(model, dh, xb.shape[0]))
     return eps[0] if single else eps

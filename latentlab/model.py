@@ -4,7 +4,8 @@
 a hub id; `tiny_model()` builds a random-weight U-Net from a config, for tests and doctests.
 A latent-space model (Stable Diffusion's U-Net) runs in latent space; pixels and latents meet only
 through a VAE the user supplies (`load_model(..., vae=True)`, `pixels_of`, `latents_of`).
-The input checks every public function shares live here too (`_check_x`, `_check_t`, `_check_device`).
+The input checks every public function shares live here too (`check_x`, `check_t`, `check_device`,
+`check_dtype`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel, UNet2DModel
 from torch import Tensor, nn
 
-__all__ = ["Model", "load_model", "tiny_model", "forward_ad", "pixels_of", "latents_of", "BUNDLED_MODEL", "DTYPES"]
+__all__ = ["Model", "load_model", "tiny_model", "forward_ad", "pixels_of", "latents_of", "BUNDLED_MODEL", "DTYPES",
+           "check_x", "check_t", "check_device", "check_dtype"]
 
 #: The faces model shipped with the kit (see `python -m latentlab.train`).
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "data" / "faces32"
@@ -28,11 +30,16 @@ _PICKLE = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
-def _check_device(device: Any, name: str = "device") -> torch.device:
-    """A torch.device that exists here: a CUDA request without a GPU is a clear error, not a deep trace.
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """`device` as a torch.device that exists here: a CUDA or MPS request without one is a ValueError
+    naming the argument (`name`) and what is allowed, not a deep trace.
 
-    >>> _check_device("cpu")
+    >>> check_device("cpu")
     device(type='cpu')
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device must be a device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu'
     """
     try:
         dev = torch.device(device)
@@ -53,7 +60,12 @@ def _check_device(device: Any, name: str = "device") -> torch.device:
     return dev
 
 
-def _check_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
+def check_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
+    """`dtype` if a model may run in it (one of `DTYPES`), else a TypeError naming `name` and the allowed ones.
+
+    >>> check_dtype(torch.float16)
+    torch.float16
+    """
     if dtype not in DTYPES:
         allowed = ", ".join(str(d) for d in DTYPES)
         raise TypeError(f"{name} must be one of {allowed}, got {dtype!r}")
@@ -133,8 +145,8 @@ class Model:
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "Model":
         """Move the U-Net, the conditioning and the VAE; a missing GPU or an unknown dtype is a clear error."""
-        device = None if device is None else _check_device(device)
-        dtype = None if dtype is None or dtype == self.dtype else _check_dtype(dtype)
+        device = None if device is None else check_device(device)
+        dtype = None if dtype is None or dtype == self.dtype else check_dtype(dtype)
         # torch's own .to: diffusers' override logs a warning about "modules kept in float32" on every
         # dtype change, even when (as for these U-Nets) there are none
         nn.Module.to(self.unet, device=device, dtype=dtype)
@@ -278,7 +290,7 @@ def load_model(
     >>> m.sample_shape                                    # doctest: +SKIP
     (3, 32, 32)
     """
-    device, dtype = _check_device(device), _check_dtype(dtype)
+    device, dtype = check_device(device), check_dtype(dtype)
     _check_vae_arg(vae)
     if source is None:
         if not BUNDLED_MODEL.is_dir():
@@ -355,7 +367,7 @@ def pixels_of(model: Model, x: Tensor) -> Tensor:
     if model.vae is None and model.sample_shape[0] == 3:
         return x
     vae = _vae_of(model)
-    xb, single = _check_x(model, x, "x")
+    xb, single = check_x(model, x, "x")
     shift = vae.config.get("shift_factor") or 0.0
     z = xb.to(next(vae.parameters()).dtype) / vae.config.scaling_factor + shift
     images = vae.decode(z, return_dict=False)[0]
@@ -388,7 +400,7 @@ def tiny_model(*, conditional: bool = False, seed: int = 0, sample_size: int = 1
     >>> tiny_model(dtype=torch.bfloat16).dtype
     torch.bfloat16
     """
-    device, dtype = _check_device(device), _check_dtype(dtype)
+    device, dtype = check_device(device), check_dtype(dtype)
     torch.manual_seed(seed)  # diffusers initialises from the global generator
     channels = tuple(8 * 2 ** min(i, 1) for i in range(levels))
     common = dict(
@@ -422,7 +434,7 @@ def forward_ad(model: Model) -> Iterator[Model]:
     and GroupNorm's rule fails on the non-contiguous tensors that attention hands it. Inside this
     context both are mended, on the CPU and on CUDA alike (the context manager selects the backend
     for every device). Measured on the CPU (torch 2.13): forward AD works in float32, float64,
-    float16 and bfloat16 here; the SVD that follows is done in float32 (`geometry`).
+    float16 and bfloat16 here; the SVD that follows is done in float32 (`linalg.topk_svd`).
 
     >>> m = tiny_model(); x = torch.randn(1, 3, 16, 16); v = torch.randn_like(x)
     >>> with forward_ad(m):
@@ -445,10 +457,19 @@ def forward_ad(model: Model) -> Iterator[Model]:
 # ----------------------------------------------------------------------------- input checks
 
 
-def _check_x(model: Model, x, name: str = "x_t") -> tuple[Tensor, bool]:
-    """Validate an image batch; returns it as (B, C, H, W) on the model's device and in its dtype,
-    and whether it came in unbatched. (So `torch.randn(...)` on the CPU in float32 works with a
-    float16 model on a GPU: the cast is the one the model's precision asks for.)"""
+def check_x(model: Model, x: Any, name: str = "x_t") -> tuple[Tensor, bool]:
+    """Validate a batch of the model's inputs `(B, C, H, W)` or one sample `(C, H, W)`.
+
+    Returns it as `(B, C, H, W)` on the model's device and in its dtype, and whether it came in
+    unbatched. (So `torch.randn(...)` on the CPU in float32 works with a float16 model on a GPU: the
+    cast is the one the model's precision asks for.) A wrong type, shape or a NaN is a TypeError or
+    ValueError naming `name`.
+
+    >>> m = tiny_model()
+    >>> xb, single = check_x(m, torch.zeros(3, 16, 16))
+    >>> tuple(xb.shape), single
+    ((1, 3, 16, 16), True)
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() not in (3, 4):
@@ -467,8 +488,15 @@ def _check_x(model: Model, x, name: str = "x_t") -> tuple[Tensor, bool]:
     return xb.to(device=p.device, dtype=p.dtype), single
 
 
-def _check_t(model: Model, t, batch: int, name: str = "t") -> Tensor:
-    """Validate a timestep (int, 0-d or (B,) tensor); returns a (B,) long tensor."""
+def check_t(model: Model, t: Any, batch: int, name: str = "t") -> Tensor:
+    """Validate a timestep (an int, a 0-d or a `(batch,)` tensor) of the training schedule.
+
+    Returns a `(batch,)` long tensor on the model's device; a float that is not a whole number, a
+    wrong shape or a t outside `[0, num_train_timesteps)` is an error naming `name`.
+
+    >>> check_t(tiny_model(), 500, 2)
+    tensor([500, 500])
+    """
     T = model.num_train_timesteps
     if isinstance(t, bool) or not isinstance(t, (int, Tensor)):
         raise TypeError(f"{name} must be an int or an integer tensor, got {type(t).__name__}")

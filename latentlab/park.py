@@ -19,9 +19,10 @@ import torch
 from torch import Tensor
 
 from .ddim import ddim_sample, ddim_timesteps
-from .geometry import SVD, pullback
-from .hspace import _check_dh, _eps, h_of
-from .model import Model, _check_t, _check_x
+from .hspace import check_dh, eps_of_batch, h_of
+from .jacobians import pullback
+from .linalg import SVD
+from .model import Model, check_t, check_x
 
 __all__ = ["x_space_guidance", "move_along", "transport", "edit_and_denoise", "multi_edit", "linearity_error"]
 
@@ -53,8 +54,8 @@ def x_space_guidance(model: Model, x_t: Tensor, t: int | Tensor, v: Tensor, gamm
     >>> bool((x_space_guidance(m, x, 500, torch.ones(3, 16, 16), gamma=0.0) == x).all())
     True
     """
-    xb, single = _check_x(model, x_t)
-    tb = _check_t(model, t, xb.shape[0])
+    xb, single = check_x(model, x_t)
+    tb = check_t(model, t, xb.shape[0])
     v = _check_direction(model, v).to(xb)
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma) or gamma < 0:
         raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
@@ -68,10 +69,10 @@ def x_space_guidance(model: Model, x_t: Tensor, t: int | Tensor, v: Tensor, gamm
     B = x.shape[0]
     for _ in range(n):
         if fused:
-            both = _eps(model, torch.cat([x + v, x.expand_as(x + v)]), torch.cat([tb, tb]), repeat=2)
+            both = eps_of_batch(model, torch.cat([x + v, x.expand_as(x + v)]), torch.cat([tb, tb]), repeat=2)
             x = x + gamma * (both[:B] - both[B:])
         else:
-            x = x + gamma * (_eps(model, x + v, tb) - _eps(model, x, tb))
+            x = x + gamma * (eps_of_batch(model, x + v, tb) - eps_of_batch(model, x, tb))
     return x[0] if single else x
 
 
@@ -141,7 +142,7 @@ def multi_edit(model: Model, x_t: Tensor, t: int, i: int = 0, *, edits: int = 3,
     pullback at x_t (`svd`, if already computed with this k); every later one the pullback at the
     current point with u_i of the first.
     """
-    xb, single = _check_x(model, x_t)
+    xb, single = check_x(model, x_t)
     if len(xb) != 1:
         raise ValueError(f"x_t must be one sample, got a batch of {len(xb)}")
     if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < k:
@@ -166,7 +167,7 @@ def linearity_error(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor, steps: 
     """Relative error of f's linearisation along v: `|f(x + s v) - f(x) - s Jv| / |f(x + s v) - f(x)|`.
 
     The error is 0 for a linear map and grows like the step for a smooth non-linear one. J v is
-    `jv` if given (exact, e.g. `geometry.jacobian_products(...)[0](v)` for x_t -> h), else a central
+    `jv` if given (exact, e.g. `jacobians.jacobian_products(...)[0](v)` for x_t -> h), else a central
     difference with step `fd_step` (default 1e-3 times the smallest of `steps`). In float32 the
     difference has a round-off floor of about 0.05 for a U-Net at these steps: pass `jv`, or run
     the model in float64 (`load_model(dtype=torch.float64)`).

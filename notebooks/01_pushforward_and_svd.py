@@ -41,7 +41,8 @@ import matplotlib.pyplot as plt
 import torch
 
 import latentlab as ll
-from latentlab.geometry import dense_jacobian, pullback, topk_svd
+from latentlab.jacobians import pullback
+from latentlab.linalg import dense_jacobian, topk_svd
 
 plt.rcParams.update({"figure.dpi": 72, "figure.figsize": (4, 3.2), "font.size": 9})
 torch.set_default_dtype(torch.float64)  # double precision for the small maps below
@@ -403,11 +404,11 @@ print(f"kernel dimension n - rank J = {n - rank_unet}; rank J < m = {m}, so J J^
 #
 # Three exercises on the SVD of a Jacobian: by hand, matrix-free, and its kernel. Fill in each cell marked `# YOUR
 # CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is wrong and what to
-# try. The checks live in `latentlab.exercises`; worked solutions are in
+# try. The checks live in `latentlab.course.exercises`; worked solutions are in
 # `solutions/01_pushforward_and_svd_solutions.ipynb`.
 
 # %%
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 # %% [markdown]
 # ### Exercise 1: the SVD of a 2 x 2 map, by hand

@@ -33,7 +33,7 @@
 import matplotlib.pyplot as plt
 import torch
 import latentlab as ll
-from latentlab.plot import show_images, show_rows, show_attribute_sweeps, show_unet, show_channels, show_ks
+from latentlab.course.plot import show_images, show_rows, show_attribute_sweeps, show_unet, show_channels, show_ks
 from latentlab.quality import (psnr, image_correlation, neighbour_correlation, probe_accuracy, model_quality,
                                null_quality, ks_critical_value, proportion_critical_difference)
 plt.rcParams["figure.dpi"] = 72
@@ -423,10 +423,10 @@ print(f"Frechet distance: samples/renders {fd:.2f}; render/render in the null ru
 #
 # Two exercises on DDIM's two parts, $P_t$ and $D_t$. Fill in each cell marked `# YOUR CODE HERE` (replace every
 # `None`), then run the check below it: it says what is right, or what is wrong and what to try. The checks live in
-# `latentlab.exercises`; worked solutions are in `solutions/02_faces_model_and_ddim_solutions.ipynb`.
+# `latentlab.course.exercises`; worked solutions are in `solutions/02_faces_model_and_ddim_solutions.ipynb`.
 
 # %%
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 # %% [markdown]
 # ### Exercise 1: one DDIM step by hand

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -34,7 +34,8 @@
 #
 # **Budget.** About a minute of one CPU core, where one U-Net call costs about 5-10 ms per sample. So:
 # **10 DDIM steps** ($\eta = 0$; Haas et al.'s sampler also has 10 steps, with $\eta = 1$ and stored
-# noise), **N = 192 trajectories** for the PCA and the supervised directions (Haas et al. use 500),
+# noise), **N = 128 trajectories** for the PCA and the supervised directions (the registry's `n_trajectories`;
+# Haas et al. use 500),
 # **16 held-out faces** for every measurement, and Jacobians of 3 faces. Counts are printed as
 # *k of n*; read them with their standard errors.
 
@@ -43,20 +44,24 @@
 import dataclasses
 import matplotlib.pyplot as plt
 import torch
-from scipy.stats import binomtest
 from threadpoolctl import threadpool_limits
 import latentlab as ll
 from latentlab.directions import random_direction
-from latentlab.metrics import mcnemar, right_way
-from latentlab.plot import show_rows
+from latentlab.methods import METHODS, Workbench
+from latentlab.metrics import in_range_units, leakage, read_edit, right_way, selectivity
+from latentlab.course.plot import show_rows
+from latentlab.stats import mcnemar
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
 threadpool_limits(1)  # the same for scikit-learn's PCA (two BLAS threads made each fit 40x slower here)
 
 model, probe = ll.load_model(), ll.load_probe()
-S, N, n = 10, 192, 16  # DDIM steps; trajectories for PCA and supervised directions; held-out faces
+S, n = 10, 16  # DDIM steps; held-out faces
+PCA, JAC, SUP = (METHODS[m].settings for m in ("Haas PCA", "Haas Jacobian", "Haas supervised"))  # the registry's
+# The workbench samples the trajectories every h-space method is fitted on (seed 1: the held-out faces
+# below are drawn with seed 1 and must not be among them).
+wb = Workbench(model, steps=S, seed=1, probe=probe)
 gen = lambda seed: torch.Generator().manual_seed(seed)  # noqa: E731
-span = {a: hi - lo for a, (lo, hi) in ll.ATTRIBUTES.items()}  # every change below is in units of its range
 
 # %% [markdown]
 # ## 1. PCA of h, one per timestep
@@ -67,15 +72,18 @@ span = {a: hi - lo for a, (lo, hi) in ll.ATTRIBUTES.items()}  # every change bel
 # positive cosine with the previous step's.
 #
 # The supervised directions of section 4 need the h of the *same* trajectories, so we sample them
-# once with `ll.h_trajectory` and hand them to `pca_directions` (`trajectory=`).
+# once and hand them to `pca_directions` (`trajectory=`). The methods' registry (`latentlab.methods`)
+# holds each method's settings (here: k = 5 components, 128 trajectories) and its `Workbench` samples
+# the trajectories (`ll.h_trajectory`) and reads them with the probe, as `compare` and the widget do.
 
 # %%
-def pca_of(trajectory, k=5):
+def pca_of(trajectory, k=PCA["k"]):
     return ll.pca_directions(model, None, S, k=k, trajectory=trajectory)
 
 
-tr = ll.h_trajectory(model, torch.randn(N, *model.sample_shape, generator=gen(0)), S, progress=False)
-pcs = pca_of(tr)
+tr, scores = wb.trajectories()  # ll.h_trajectory of the registry's n_trajectories faces, and the probe's readings
+N = len(tr.x0)
+pcs = pca_of(tr)  # the same PCA as the workbench's "Haas PCA" candidates
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -106,20 +114,20 @@ fig.tight_layout();
 
 # %% [markdown]
 # Read from $t = 900$ (left) to $t = 0$. The spread of h grows as the sampler settles a face:
-# $\sigma_1$ rises from 4.3 to 20.1 (while $\|h\|$ goes from 74 to 55), and the first component's
-# share of the variance from 0.04 to 0.21. At $t = 900$ no direction stands out (0.04, 0.03, 0.03 for
-# the top three; 0.15 for the top five): the samples' h differ little from one another, as notebook
-# 03 found, and in no strongly preferred direction. At $t = 0$ the top five explain 0.59, and the
-# first almost twice as much as the second (0.21 against 0.12).
+# $\sigma_1$ rises from 5.0 to 20.3 (while $\|h\|$ goes from 74 to 55), and the first component's
+# share of the variance from 0.05 to 0.22. At $t = 900$ no direction stands out (0.05, 0.04, 0.04 for
+# the top three; 0.18 for the top five): the samples' h differ little from one another, as notebook
+# 03 found, and in no strongly preferred direction. At $t = 0$ the top five explain 0.58, and the
+# first almost twice as much as the second (0.22 against 0.12).
 #
 # The alignment makes every neighbouring cosine positive by construction; what it cannot choose is
-# their size: at least 0.58, 0.49 and 0.63 for the top three, lowest in the middle of the trajectory
-# ($t$ = 500 to 300). So $\mathrm{pc}_k(t)$ turns along the trajectory, but a step's component is
-# still recognisably the previous step's.
+# their size: at least 0.53, 0.22 and 0.26 for the top three, lowest in the middle of the trajectory
+# ($t$ = 500 to 300). So $\mathrm{pc}_1(t)$ turns along the trajectory but stays recognisably the
+# previous step's, while $\mathrm{pc}_2$ and $\mathrm{pc}_3$ turn sharply between $t = 400$ and 300.
 
 # %% [markdown]
-# Are the components a property of the model or of these 192 trajectories? The same PCA on two
-# disjoint halves of 96, and $|\cos|$ between the halves' $\mathrm{pc}_k(t)$ (each half's signs are
+# Are the components a property of the model or of these 128 trajectories? The same PCA on two
+# disjoint halves of 64, and $|\cos|$ between the halves' $\mathrm{pc}_k(t)$ (each half's signs are
 # aligned on its own, so the sign between halves is arbitrary). For scale, two random directions in
 # 2,048 dimensions have $|\cos|$ of about $1/\sqrt{2048} = 0.02$.
 
@@ -134,14 +142,16 @@ for s in (0, 3, 6, 9):
 print("pc_1 at t = 0 agrees between halves (> 0.9):", bool(split[-1, 0] > 0.9))
 
 # %% [markdown]
-# Only late in the trajectory are the components the model's: at $t = 0$ the halves agree on all
-# five (0.74-0.96). At $t = 900$ they agree on none but, weakly, the first (0.30; the others
-# 0.01-0.15): there the components are mostly the sampling noise of 96 trajectories. In between they
-# agree partly (0.33-0.59 at $t = 600$); at $t = 300$ the first two agree (0.84, 0.67) and the third
-# does not (0.23), which is what components with close variances (14.5, 13.5, 12.3 on all 192) do:
-# they mix, and this many samples cannot tell them apart. So an edit along $\mathrm{pc}_3(t)$ is a
-# well-defined direction only at the last steps; at the earlier ones it is partly a direction of this
-# sample of trajectories. Since $\sigma_k(t)$ is small early, that part of the edit is also the smallest.
+# Only late in the trajectory are the components the model's, and not all of them: at $t = 0$ the
+# halves agree on the first (0.90) and partly on the others (0.55-0.76). At $t = 900$ they agree
+# weakly on the first two (0.46, 0.31) and not on the rest (0.09-0.17): there the components are
+# mostly the sampling noise of 64 trajectories. In between, the first agrees fairly (0.61 at
+# $t = 600$, 0.77 at $t = 300$) and the others partly or not at all (0.02-0.61), which is what
+# components with close variances (14.7, 12.7, 11.7 at $t = 300$ on all 128) do: they mix, and this
+# many samples cannot tell them apart. So an edit along $\mathrm{pc}_2(t)$ or $\mathrm{pc}_3(t)$ is a
+# well-defined direction only at the last steps, if there; at the earlier ones it is partly a direction
+# of this sample of trajectories. Since $\sigma_k(t)$ is small early, that part of the edit is also the
+# smallest.
 
 # %% [markdown]
 # ## 2. The components as edits
@@ -179,7 +189,7 @@ show_rows(grid, col_titles=[f"c = {c:g}" for c in cs] * 2, scale=0.5);
 
 # %% [markdown]
 # Each component changes several things at once: the hair's length and shade, the skin, and on the
-# second face glasses appear (pc_1 and pc_3 at $c = 5$). None looks like one attribute. The probe
+# second face glasses appear (pc_1 and pc_3 at $c = -5$). None looks like one attribute. The probe
 # says the same in numbers, on all 16 held-out faces at $c = 5$. For each edit, in units of each
 # attribute's range:
 #
@@ -200,12 +210,12 @@ show_rows(grid, col_titles=[f"c = {c:g}" for c in cs] * 2, scale=0.5);
 # %%
 def what_moves(r):
     """The attribute an edit moves most (mean |change| in range units), its selectivity and its stability."""
-    delta = torch.stack([r.delta[a] / span[a] for a in span], 1)  # (faces, attributes), signed
+    delta = in_range_units(r.delta)  # (faces, attributes), signed
     mean_abs = delta.abs().mean(0)
     top = int(mean_abs.argmax())
     sign = torch.sign(delta[:, top].mean())
-    return {"top": list(span)[top], "mean_abs": float(mean_abs[top]), "change": float(delta[:, top].mean()),
-            "selectivity": float(mean_abs[top] / mean_abs.sum()),
+    return {"top": list(ll.ATTRIBUTES)[top], "mean_abs": float(mean_abs[top]), "change": float(delta[:, top].mean()),
+            "selectivity": float(selectivity(mean_abs)),
             "same_top": int((delta.abs().argmax(1) == top).sum()), "same_sign": int((delta[:, top] * sign > 0).sum()),
             "with_sign": delta[:, top] * sign > 0, "pixels": r.pixel_change}
 
@@ -246,32 +256,31 @@ table(pc_runs | rand_runs)
 # **The decoder listens to the components.** pc_1 at $c = 5$ changes the pixels by 0.19 (RMS, pixels
 # in [-1, 1]); random directions with the same per-step norms by 0.03-0.04, five times less, and the
 # attribute they move most moves by 0.04 of its range on average, which is hardly measurable. (pc_2 and
-# pc_3 have 25-30 % smaller norms, $\sigma$ of 15.2 and 13.9 against 20.1 at $t = 0$, and change the
-# pixels by 0.15 and 0.22: pc_3 more than pc_1's 0.19, so the pixel change does not follow $\sigma$
-# alone.) h's directions of largest variance are directions the U-Net's decoder responds to.
+# pc_3 have 25-30 % smaller norms, $\sigma$ of 15.0 and 14.1 against 20.3 at $t = 0$, and change the
+# pixels by 0.13 and 0.15: pc_3 more than pc_2, so the pixel change does not follow $\sigma$ alone.)
+# h's directions of largest variance are directions the U-Net's decoder responds to.
 #
 # **But no component is one attribute, nor more selective than a random direction.** Selectivity is
-# 0.15-0.17 (0.09 if everything moved alike): the other ten attributes together move about five
+# 0.19-0.21 (0.09 if everything moved alike): the other ten attributes together move about four
 # times as much as the top one. The random directions in the same table score 0.21 and 0.16 (and the
 # large ones of section 3 0.15 and 0.17), so the components are no more selective than random
-# directions. The top attribute is the one that moves most on only 4-5 of the 16 faces (0.25-0.31,
-# each ± 0.11-0.12), not more than half.
+# directions. The top attribute is the one that moves most on 3 to 9 of the 16 faces (0.19-0.56,
+# each ± 0.10-0.12), never more than half by 2 standard errors.
 #
-# **Nor is their direction of change more consistent than chance shows.** pc_2 and pc_3 lengthen the
-# hair on 15 and 14 of 16 faces (by 0.19 and 0.26 of the range on average), but the same-norm random
-# direction 100 also moves its top attribute, hair length too, one way on 13 of 16, by a mere 0.04.
-# Against the random rows the sign test gives p = 0.62 and 1.00 (the larger of two): on 16 faces
-# these counts do not beat the baseline.
-# (pc_1's top attribute, glasses, moves with the same sign on only 9 of 16.)
+# **Nor is their direction of change more consistent than chance shows.** pc_1, pc_2 and pc_3 move
+# their top attribute (horizontal position, hair length, vertical position) one way on all 16 faces
+# (by 0.24-0.26 of the range on average), but the same-norm random direction 100 also moves its top
+# attribute, hair length, one way on 13 of 16, by a mere 0.04. Against the random rows the sign test
+# gives p = 0.25 for each (the larger of two): on 16 faces these counts do not beat the baseline.
 #
 # Nine rows are compared with the threshold of one half (five here, four in section 3). The rule
 # $f - 2\,\mathrm{SE} > 0.5$, with the Wald SE computed from the observed $f$, passes from 12 of 16
 # faces on, and $P(X \ge 12)$ = 0.038 for $X \sim \mathrm{Bin}(16, 0.5)$: each row has about a 4 %
 # one-sided false-positive rate, so about 0.35 false passes are expected over nine rows. None passes.
 #
-# How far to trust the names: with 192 trajectories, which attribute a component moves is itself not
+# How far to trust the names: with 128 trajectories, which attribute a component moves is itself not
 # settled. Section 1's split halves agree on the components at $t = 0$ and only partly in the middle
-# steps, and the edit adds them at every step; a PCA of a different 192 trajectories could name
+# steps, and the edit adds them at every step; a PCA of a different 128 trajectories could name
 # different attributes here.
 
 # %% [markdown]
@@ -282,12 +291,12 @@ table(pc_runs | rand_runs)
 # keeps the right singular vectors $v_k$ of step $i$ and every step's singular values $s_k(t)$; the
 # edit adds $c\,s_k(t)\,v_k$ at every step. (Haas et al.'s code names the two sides the other way
 # round; notebook 01 explains the convention.) We take $t = 700$ (`t_index = 2`) on the first held-out
-# face. `tol=1e-2` (the SVD's stopping residual, relative to $s_1$; default 1e-4) halves the cost; on
-# face 0 at $t = 700$ and $t = 400$ (a check not shown here), its $v_1$-$v_3$ have $|\cos|$ 0.99997-1.0
-# with the default's. Other faces were not checked.
+# face. The registry's `tol` for this method, 1e-2 (the SVD's stopping residual, relative to $s_1$;
+# default 1e-4), halves the cost; on face 0 at $t = 700$ and $t = 400$ (a check not shown here), its
+# $v_1$-$v_3$ have $|\cos|$ 0.99997-1.0 with the default's. Other faces were not checked.
 
 # %%
-jd = ll.jacobian_directions(model, xs[0], S, k=3, t_index=2, tol=1e-2, progress=False)
+jd = ll.jacobian_directions(model, xs[0], S, k=JAC["k"], t_index=2, tol=JAC["tol"], progress=False)
 
 # %%
 fig, ax = plt.subplots(figsize=(4, 2.6))
@@ -305,7 +314,7 @@ fig.tight_layout();
 
 # %%
 _, traj = ll.ddim_sample(model, xs[:3], S, return_trajectory=True, progress=False)
-svd = {(s, j): ll.eps_jacobian(model, traj[s][j], ts[s], 3, tol=1e-2) for s in (2, 5) for j in range(3)}
+svd = {(s, j): ll.eps_jacobian(model, traj[s][j], ts[s], JAC["k"], tol=JAC["tol"]) for s in (2, 5) for j in range(3)}
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -334,11 +343,11 @@ print("jacobian_directions' v_1 is the SVD's v_1 of face 0 at t = 700:",
 # an empirical question, measured next.
 #
 # **The edits, at a comparable size.** $s_k(t)$ is small (0.01-0.25), so the scale $c$ must be large
-# (Haas et al.: 50-100 on their model; here it comes out at 486). The rule used for every direction
+# (Haas et al.: 50-100 on their model; here it comes out at 492). The rule used for every direction
 # from here on: scale it so that its size in h, the root-sum-square of its per-step norms, equals that
 # of $5\,\sigma_1(t)\,\mathrm{pc}_1(t)$. That keeps each direction's own profile over $t$ and needs no
 # extra sampling; the pixel change it gives is printed beside every edit, to check that it is
-# comparable to the PCA edits' 0.15-0.22. Random directions are the exception: at the same size they
+# comparable to the PCA edits' 0.13-0.19. Random directions are the exception: at the same size they
 # change the pixels five times less (section 2), so they are scaled up by the ratio of pixel changes
 # measured there (0.19 / theirs), to compare like with like. Below: $v_1$ of $t = 700$, and $v_1$ of
 # $t = 400$ (the same face's, with the same $s_1(t)$), both with $c > 0$.
@@ -364,27 +373,27 @@ print("scale c of the Jacobian directions:", {k: round(v) for k, v in scale.item
 table(jac_runs)
 
 # %% [markdown]
-# The scale is $c = 486$ for both (the same face's $s_1(t)$, unit $v_1$), and the pixel changes, 0.14
-# and 0.15, are close to the PCA edits' (0.15-0.22); the random directions, scaled up 6.0 and 4.5
+# The scale is $c = 492$ for both (the same face's $s_1(t)$, unit $v_1$), and the pixel changes, 0.14
+# and 0.15, are close to the PCA edits' (0.13-0.19); the random directions, scaled up 6.0 and 4.5
 # times, reach 0.14 and 0.12, short of the 0.19 aimed at: the pixel change grows more slowly than the
 # scale. In the pictures, $v_1$ of $t = 400$ crops the hair to a cap (faces 4-6), and the random
 # direction takes the glasses off the third face and turns dark hair a lighter brown.
 #
 # - **$v_1$ of $t = 700$** behaves like a principal component: longer hair on 14 of 16 faces, but hair
 #   length is the top change on only 4 (selectivity 0.15), and the random rows below are as
-#   consistent (14 of 16; p = 1.00).
+#   consistent (15 and 14 of 16; p = 1.00).
 # - **$v_1$ of $t = 400$**, face 0's own direction, shortens the hair on all 16 faces, by 0.32 of the
 #   range on average, the largest mean change and the highest selectivity (0.24) in sections 2-3.
 #   Hair length is the top change on 9 of 16 faces (0.56 ± 0.12), which does not clear one half by 2
-#   standard errors. Its 16 of 16 against the random rows' 14 of 16 gives p = 0.50: on 16 faces it is
+#   standard errors. Its 16 of 16 against the random rows' 15 and 14 of 16 gives p = 1.00: on 16 faces it is
 #   not shown to be more consistent than a random direction of the same pixel change. A direction
 #   specific to one face by its cosines does edit the others alike, with no more consistency than
 #   16 faces can tell from chance, and it is not pure.
-# - **The large random directions are not neutral.** Both move eye size the same way on 14 of 16
-#   faces, and one has eye size as the top change on as many faces (9 of 16) as $v_1$ of $t = 400$ has
+# - **The large random directions are not neutral.** They move their top attribute (glasses, eye
+#   size) one way on 15 and 14 of 16 faces, and one has eye size as the top change on as many faces (9 of 16) as $v_1$ of $t = 400$ has
 #   hair length. So "the same attribute moves most, or moves one way, on many faces" is not, alone,
 #   evidence of a meaningful direction; it must beat this baseline, and in sections 2-3 no count does
-#   (the "vs random" column: p = 0.50 at best). What the random shifts do is visible above and
+#   (the "vs random" column: p = 0.25 at best). What the random shifts do is visible above and
 #   measurable:
 
 # %%
@@ -402,33 +411,32 @@ for name in rand_big:
 
 # %% [markdown]
 # A large random shift of h washes detail out of the face: glasses are left on 2 and 3 of the 6 faces
-# that had them, eyes shrink (mean 0.38 to 0.21 and 0.25), and hair colour is pulled towards the
+# that had them, eyes shrink (mean 0.38 to 0.21 and 0.24), and hair colour is pulled towards the
 # middle of its range: its spread over the faces falls from 0.27 to 0.17 and 0.19. That fall is the
-# evidence. The change is strongly anti-correlated with the starting colour (-0.91 and -0.90), but a
+# evidence. The change is strongly anti-correlated with the starting colour (-0.91 and -0.89), but a
 # correlation of this sign is expected anyway: regression to the mean alone, an after-reading
 # unrelated to the before-reading with the same spread, gives $-1/\sqrt{2} = -0.71$; the spread
 # falling is what takes it beyond that. Smile's spread falls much less (0.58 to 0.51 and 0.55), and
-# its correlations (-0.58 and -0.53) are within the reference, so the pull on smile is weak at most.
+# its correlations (-0.59 and -0.53) are within the reference, so the pull on smile is weak at most.
 # A random direction at this size is a "make it more generic" edit, and every baseline comparison below inherits this.
 
 # %% [markdown]
 # ## 4. Supervised directions
 #
-# The probe reads the 192 faces of section 1; for an attribute, the direction at each step is the
-# mean h of the top 10 % (19 faces) minus that of the bottom 10 % (`ll.supervised_direction`, not
+# The probe reads the 128 faces of section 1; for an attribute, the direction at each step is the
+# mean h of the top 10 % (13 faces, the registry's `top`) minus that of the bottom 10 % (`ll.supervised_direction`, not
 # normalised). With `project_out`, the other ten attributes' directions are projected out at every
 # step (InterFaceGAN-style conditioning). Each is brought to the same size as above and pushed towards
 # the top of its attribute's range (smile towards +1, glasses added, hair towards blond).
 
 # %%
-scores = probe(tr.x0)
-sup = {a: ll.supervised_direction(tr.h, scores[a], top=0.1) for a in span}
+sup = {a: ll.supervised_direction(tr.h, scores[a], top=SUP["top"]) for a in ll.ATTRIBUTES}
 goals = {"smile": 1.0, "glasses": 1.0, "hair_color": 1.0}
 sup_dirs = {}
 for a in goals:
-    others = [sup[b] for b in span if b != a]
+    others = [sup[b] for b in ll.ATTRIBUTES if b != a]
     sup_dirs[a, "plain"] = ll.StepDirection(tr.timesteps, sup[a])
-    sup_dirs[a, "others out"] = ll.StepDirection(tr.timesteps, ll.supervised_direction(tr.h, scores[a], top=0.1,
+    sup_dirs[a, "others out"] = ll.StepDirection(tr.timesteps, ll.supervised_direction(tr.h, scores[a], top=SUP["top"],
                                                                                         project_out=others))
 sup_scale = {key: size(reference) / size(d) for key, d in sup_dirs.items()}
 sup_runs = {key: edit(sup_scale[key] * d, attr=key[0], goal=goals[key[0]]) for key, d in sup_dirs.items()}
@@ -443,9 +451,9 @@ show_rows({"unedited": base[no_glasses][:6]}
           | {f"{a}, {kind}": r.x0_edit[no_glasses][:6] for (a, kind), r in sup_runs.items()}, scale=0.5);
 
 # %% [markdown]
-# In the pictures, the glasses directions add glasses to one (plain) and two (projected) of these six
-# faces, and the plain one also lengthens and darkens the hair of two; the hair-colour directions
-# lighten the hair, and each adds glasses to one face.
+# In the pictures, the glasses directions add glasses to two (plain) and three (projected) of these
+# six faces; the hair-colour directions lighten the hair, most visibly on the second face, and add no
+# glasses.
 #
 # The table: each direction's scale $c$ (from the size rule), the share of its norm at $t = 0$ left
 # after projecting the others out, the pixel change, the faces that can move and moved towards the
@@ -461,13 +469,12 @@ show_rows({"unedited": base[no_glasses][:6]}
 # NBVAL_CHECK_OUTPUT
 def reread(r, attr, goal):
     """An edit already sampled, read against another goal."""
-    return ll.measure_edit(model, xs, None, attr=attr, goal=goal, steps=S, probe=probe, base=base, x0_edit=r.x0_edit)
+    return read_edit(base, r.x0_edit, attr=attr, goal=goal, probe=probe)
 
 
 def share(r, attr):
     """The target's mean |change| as a fraction of all attributes' (each in units of its range)."""
-    mean_abs = {a: (d / span[a]).abs().mean() for a, d in r.delta.items()}
-    return float(mean_abs[attr] / sum(mean_abs.values()))
+    return float(selectivity(in_range_units(r.delta).abs().mean(0), attr))
 
 
 print(f"{'direction':22s} | scale c | norm kept | pixels | right way       | vs random | change | share | leak | worst")
@@ -477,7 +484,7 @@ for a, g in goals.items():
     for kind in ("plain", "others out", "random 100", "random 101"):
         r = sup_runs[a, kind] if (a, kind) in sup_runs else randoms[kind == "random 101"]
         leak = r.leakage()
-        worst, mean_leak = max(leak, key=leak.get), sum(leak.values()) / len(leak)
+        worst, mean_leak = max(leak, key=leak.get), float(leakage(r.delta, a).mean())
         k, m = round(r.right_way * r.n_movable), r.n_movable
         if (a, kind) in sup_runs:
             kept = sup_dirs[a, kind].norms()[-1] / sup_dirs[a, "plain"].norms()[-1]
@@ -489,35 +496,36 @@ for a, g in goals.items():
               f"{r.change:+6.2f} | {share(r, a):5.2f} | {mean_leak:.2f} | {worst} {leak[worst]:.2f}")
 
 # %% [markdown]
-# At comparable pixel changes (0.10-0.20, against the random directions' 0.12-0.14):
+# At comparable pixel changes (0.09-0.18, against the random directions' 0.12-0.14):
 #
-# - **Smile means nothing measurable.** Both supervised smile directions move 4 of 16 faces towards
-#   +1 (mean change -0.02 and +0.08 of the range), no more than the random directions (11 and 6 of 16).
+# - **Smile means nothing measurable.** The supervised smile directions move 5 (plain) and 3
+#   (projected) of 16 faces towards +1 (mean change +0.20 and -0.02 of the range), no more than the
+#   random directions (11 and 6 of 16; p = 1.0 and 0.25).
 #   The random edits' count is most likely section 3's washing out, weak as it is for smile (its
 #   spread falls from 0.58 to 0.51 under random 100, the one with 11): 11 of the 16 faces frown, and
-#   a pull of the mouth towards the average counts as "towards +1" for most of them. This agrees with notebook 03,
-#   where the smile mean difference of 40 against 40 faces was mostly sampling noise; 19 against 19
-#   is no better.
-# - **Glasses**: the plain direction adds glasses to 2 of the 10 faces without them, the projected one
-#   to 4 of 10, each random direction to none. Neither difference passes the corrected test (p = 0.50
-#   and 0.125); with 10 faces that can gain glasses, passing would take 8 gaining them. Projecting the others out
-#   keeps only 0.40 of the direction's norm at $t = 0$: the plain glasses direction was mostly made of
-#   the other attributes' directions. Brought back to the same size, the projected direction does
-#   more for glasses in count (4 against 2 of 10; at most 4 faces differ, so untested and not
-#   testable at this size), with a larger share (0.25 against 0.09), a smaller pixel change (0.11
-#   against 0.20) and less leakage (mean 0.08 against 0.12, worst 0.20 against 0.28).
-# - **Hair colour** moves towards blond on all 16 faces, plain and projected, by 0.21 and 0.19 of the
-#   range; the random directions do so on 12 of 16, by 0.11-0.14 (p = 0.125, not significant). The
+#   a pull of the mouth towards the average counts as "towards +1" for most of them. This agrees with
+#   notebook 03, where the smile mean difference of 61 against 67 faces was mostly sampling noise; 13
+#   against 13 is no better.
+# - **Glasses**: the plain direction adds glasses to 4 of the 10 faces without them, the projected one
+#   to 5 of 10, each random direction to none. Neither difference passes the corrected test (p = 0.125
+#   and 0.062); with 10 faces that can gain glasses, passing would take 8 gaining them. Projecting the
+#   others out keeps 0.60 of the direction's norm at $t = 0$: the plain glasses direction was partly
+#   made of the other attributes' directions. Brought back to the same size, the projected direction
+#   does about as much for glasses in count (5 against 4 of 10; untested, and not testable at this
+#   size), with a larger share (0.22 against 0.18), a slightly smaller pixel change (0.16 against
+#   0.18) and the same mean leak (0.11; worst 0.24 against 0.22).
+# - **Hair colour** moves towards blond on all 16 faces, plain and projected, by 0.21 of the range;
+#   the random directions do so on 13 and 12 of 16, by 0.11-0.14 (p = 0.25, not significant). The
 #   random directions score this high because they pull dark hair towards the middle of the range.
-# - **Leakage** is about that of the random directions (mean 0.06-0.13 against 0.10-0.13); the worst
-#   leaks (0.10-0.28) are in hair length, smile, glasses and vertical position. For smile and hair
-#   colour, projection lowers the leaks a little (mean 0.08 to 0.06, 0.13 to 0.11) without changing
-#   the target's count.
+# - **Leakage** is about that of the random directions (mean 0.06-0.12 against 0.10-0.13); the worst
+#   leaks (0.15-0.25) are in hair length and face size. For smile, projection lowers the mean leak
+#   (0.11 to 0.06) along with the target's count (5 to 3); for hair colour it keeps the mean leak
+#   (0.12) and lowers the worst (0.25 to 0.19).
 #
-# So at N = 192 and this size, glasses (2 and 4 of 10, against 0) and hair colour (16 of 16, against
-# 12) do more than random directions of comparable pixel change *in count*, smile does not; none of
-# these differences is significant (p = 0.125 at best, against 0.008 after correcting for six tests,
-# and not even 0.05 uncorrected), so 16 faces cannot confirm that any supervised direction beats a
+# So at N = 128 and this size, glasses (4 and 5 of 10, against 0) and hair colour (16 of 16, against
+# 12-13) do more than random directions of comparable pixel change *in count*, smile does not; none
+# of these differences is significant (p = 0.062 at best, against 0.008 after correcting for six
+# tests, and not 0.05 uncorrected), so 16 faces cannot confirm that any supervised direction beats a
 # random one.
 
 # %% [markdown]
@@ -536,48 +544,49 @@ for name, r in (("symmetric", sym), ("asymmetric", asym)):
     k, m = round(r.right_way * r.n_movable), r.n_movable
     leak = r.leakage()
     print(f"{name:10s}: glasses added to {k} of {m}, change {r.change:+.2f}, pixels {r.pixel_change:.2f}, "
-          f"mean leak {sum(leak.values()) / len(leak):.2f}, worst leak {max(leak.values()):.2f}")
+          f"mean leak {leakage(r.delta, r.attr).mean():.2f}, worst leak {max(leak.values()):.2f}")
 print(f"asymmetric / symmetric pixel change: {asym.pixel_change / sym.pixel_change:.2f}")
 print("the asymmetric step changes the pixels more:", asym.pixel_change > 1.2 * sym.pixel_change)
 
 # %% [markdown]
-# The asymmetric step changes the pixels 1.44 times as much (0.29 against 0.20). That is the direction
+# The asymmetric step changes the pixels 1.43 times as much (0.25 against 0.18). That is the direction
 # notebook 03's step weights predict: with 10 steps, the symmetric step keeps 0.39-1.0 of the
 # asymmetric one's first-order effect on $x_{t-1}$, depending on the step (1.0 at the last, $t = 0$,
 # where $D_t$ vanishes); the plain average over the ten steps is 0.58, a ratio of about 1.7. The
-# measured 1.44 is on the final images, after clipping and ten steps of feedback, and the edit's size
+# measured 1.43 is on the final images, after clipping and ten steps of feedback, and the edit's size
 # differs from step to step, so the two numbers agree only in direction. Here the extra change does
-# not go to the target: glasses are added to the same 2 of 10 faces, and the leaks grow (mean 0.17
-# against 0.12, worst 0.34 against 0.28). With 10 faces that can move and one direction, "no gain for
+# not go to the target: glasses are added to the same 4 of 10 faces, and the leaks grow (mean 0.17
+# against 0.11, worst 0.31 against 0.22). With 10 faces that can move and one direction, "no gain for
 # the target" is all this shows; it is not a verdict on the asymmetric step.
 
 # %% [markdown]
 # ## 6. Summary
 #
-# - **PCA** (192 trajectories, 10 steps): $\sigma_k(t)$ and the explained variance grow towards
-#   $t = 0$ (pc_1: 4.3 to 20.1, 0.04 to 0.21 of the variance); the components are reproducible across
-#   halves of the data late in the trajectory ($|\cos|$ 0.74-0.96 at $t = 0$) and not early (0.01-0.30
-#   at $t = 900$). As edits at $c = 5$, pc_1 changes the pixels five times as much as random directions
-#   of the same norm, but no component moves one attribute: selectivity 0.15-0.17, no higher than
-#   random directions' (0.15-0.21), the top attribute the largest change on 4-5 of 16 faces. pc_2
-#   and pc_3 lengthen the hair on 14-15 of 16 faces, along with much else, but a same-norm random
-#   direction moves hair length one way on 13 of 16 (p = 0.62 and 1.00).
+# - **PCA** (128 trajectories, 10 steps): $\sigma_k(t)$ and the explained variance grow towards
+#   $t = 0$ (pc_1: 5.0 to 20.3, 0.05 to 0.22 of the variance); the first component is reproducible
+#   across halves of the data late in the trajectory ($|\cos|$ 0.90 at $t = 0$, the others 0.55-0.76)
+#   and none is early (0.09-0.46 at $t = 900$). As edits at $c = 5$, pc_1 changes the pixels five
+#   times as much as random directions of the same norm, but no component moves one attribute:
+#   selectivity 0.19-0.21, no higher than random directions' (0.15-0.21), the top attribute the
+#   largest change on 3-9 of 16 faces. Each moves its top attribute (position, hair length) one way
+#   on 16 of 16 faces, along with much else, but a same-norm random direction moves hair length one
+#   way on 13 of 16 (p = 0.25).
 # - **Jacobian**: $v_1$ is shared across faces at $t = 700$ ($|\cos|$ 0.49-0.60) and specific to the
 #   face at $t = 400$, mostly (0.00-0.15); $s_1(t)$ grows 19-fold towards $t = 0$. Face 0's $v_1$ of $t = 400$,
 #   applied to all 16 faces, shortens the hair on every one (by 0.32, selectivity 0.24), but random
-#   directions of the same pixel change move eye size one way on 14 of 16 (p = 0.50): a large,
-#   one-way edit, not shown to be more consistent than a random one, and not a pure one.
-# - **Supervised**, at comparable pixel change: smile means nothing measurable; glasses (2 and 4 of
-#   10, the projected direction more in count, untested) and hair colour (16 of 16) beat the random
-#   directions (0 of 10, 12 of 16) in count, not significantly at 16 faces (p = 0.125 at best).
-#   Projecting the other attributes out kept 0.40 of the glasses direction's norm at $t = 0$ (the part
-#   removed, orthogonal to what is kept, has $\sqrt{1 - 0.40^2} = 0.92$ of the original norm) and made
-#   it more selective.
+#   directions of the same pixel change move their top attribute one way on 14-15 of 16 (p = 1.00): a
+#   large, one-way edit, not shown to be more consistent than a random one, and not a pure one.
+# - **Supervised**, at comparable pixel change: smile means nothing measurable; glasses (4 and 5 of
+#   10, the projected direction one more, untested) and hair colour (16 of 16) beat the random
+#   directions (0 of 10, 12-13 of 16) in count, not significantly at 16 faces (p = 0.062 at best).
+#   Projecting the other attributes out kept 0.60 of the glasses direction's norm at $t = 0$ (the part
+#   removed, orthogonal to what is kept, has $\sqrt{1 - 0.60^2} = 0.80$ of the original norm) and
+#   raised the target's share of the change (0.22 against 0.18).
 # - **Baselines**: a random direction of the same norm changes almost nothing; one scaled up to the
 #   same pixel change washes the face out (glasses off, smaller eyes, hair colour to the middle), which
 #   inflates "right way" counts whenever the goal lies towards the middle.
-# - **Symmetric vs asymmetric**: the asymmetric step moves the pixels 1.44 times as much, for the
-#   same glasses count (2 of 10) and more leakage.
+# - **Symmetric vs asymmetric**: the asymmetric step moves the pixels 1.43 times as much, for the
+#   same glasses count (4 of 10) and more leakage.
 #
 # Everything here rests on 16 faces (standard errors 0.11-0.12 on fractions near one half) and one
 # draw of trajectories and faces; the numbers say what this model does at this budget, not what Haas et al.
@@ -588,11 +597,11 @@ print("the asymmetric step changes the pixels more:", asym.pixel_change > 1.2 * 
 #
 # Two exercises: a principal direction of h and a supervised direction, each by hand. Fill in each cell marked `# YOUR
 # CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what is wrong and what to
-# try. The checks live in `latentlab.exercises`; worked solutions are in
+# try. The checks live in `latentlab.course.exercises`; worked solutions are in
 # `solutions/05_haas_directions_solutions.ipynb`.
 
 # %%
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 faces_ex, truth_ex = ll.render_faces(64, seed=51)
 h_ex = ll.h_of(model, ll.q_sample(model, faces_ex, 500, generator=gen(51)), 500)  # (64, 128, 4, 4) at t = 500

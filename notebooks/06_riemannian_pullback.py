@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -38,11 +38,13 @@
 import matplotlib.pyplot as plt
 import torch
 import latentlab as ll
-from latentlab.geometry import jacobian_products
-from latentlab.hosvd import random_directions, empirical_p
-from latentlab.metrics import edit_attributes
+from latentlab.jacobians import jacobian_products
+from latentlab.hosvd import random_directions
+from latentlab.methods import METHODS, nearest_timestep
+from latentlab.metrics import edit_attributes, in_range_units, read_edit, selectivity
 from latentlab.quality import neighbour_correlation
-from latentlab.plot import show_images, show_rows
+from latentlab.course.plot import show_images, show_rows
+from latentlab.stats import empirical_p
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the models here are small: one thread is steadier on a small or shared machine
 cos = torch.nn.functional.cosine_similarity
@@ -53,7 +55,8 @@ cos = torch.nn.functional.cosine_similarity
 # Three samples of the bundled model (faces A, B, C; DDIM with 20 steps, so that the notebook runs in
 # about a minute; Park et al. use 100). We keep their whole trajectories: $x_t$ at $t$ = 800, 600, 400
 # and 200 is where the Jacobians are taken, and $t_\text{edit} = 600 = 0.6\,T$ (one of Park et al.'s
-# settings for faces) is where the edits happen; from there 13 of the 20 steps remain (printed).
+# settings for faces, and the methods' registry's for Park's edits) is where the edits happen; from
+# there 13 of the 20 steps remain (printed).
 # The probe's readings of the three finished faces are printed for reference (each attribute in its own
 # range, `ll.ATTRIBUTES`; glasses is a probability).
 
@@ -64,7 +67,11 @@ STEPS = 20
 grid = ll.ddim_timesteps(model, STEPS).tolist()
 x_T = torch.randn(3, *model.sample_shape, generator=torch.Generator().manual_seed(0))
 x_0, trajectory = ll.ddim_sample(model, x_T, STEPS, return_trajectory=True, progress=False)
-TS = (800, 600, 400, 200)
+# Park's edits (registry): x_t moved once at the grid step nearest t_edit T, then plain DDIM
+park = METHODS["Park pullback (guidance)"]
+T_EDIT = nearest_timestep(grid, park.t_edit * model.num_train_timesteps)  # 600 on this grid
+K = METHODS["Park transported"].settings["k_transport"]  # singular triplets per pullback (transport needs them)
+TS = (800, T_EDIT, 400, 200)  # where the Jacobians are taken
 x_at = {t: trajectory[grid.index(t)] for t in TS}  # t -> (3, C, H, W): faces A, B, C at timestep t
 FACES = "ABC"
 names = list(ll.ATTRIBUTES)
@@ -73,8 +80,8 @@ show_rows({f"face {f}": torch.stack([x_at[t][i] for t in TS] + [x_0[i]]) for i, 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{STEPS}-step grid {grid[0]}, {grid[1]}, ..., {grid[-1]}; steps from t = 800 / 600 to x_0: "
-      f"{len(grid) - grid.index(800)} / {len(grid) - grid.index(600)}")
+print(f"{STEPS}-step grid {grid[0]}, {grid[1]}, ..., {grid[-1]}; steps from t = 800 / {T_EDIT} to x_0: "
+      f"{len(grid) - grid.index(800)} / {len(grid) - grid.index(T_EDIT)}")
 readings = probe(x_0)
 for i, f in enumerate(FACES):
     print(f"face {f}: " + ", ".join(f"{k} {v[i]:+.2f}" for k, v in readings.items()))
@@ -89,8 +96,8 @@ for i, f in enumerate(FACES):
 # the edits.
 
 # %%
-svds = {(f, t): ll.pullback(model, x_at[t][f], t, k=8, seed=0) for f in (0, 1) for t in TS}
-svds[(2, 600)] = ll.pullback(model, x_at[600][2], 600, k=8, seed=0)
+svds = {(f, t): ll.pullback(model, x_at[t][f], t, k=K, seed=0) for f in (0, 1) for t in TS}
+svds[(2, T_EDIT)] = ll.pullback(model, x_at[T_EDIT][2], T_EDIT, k=K, seed=0)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.6), sharey=True)
@@ -121,10 +128,10 @@ print(f"s_1 / s_8 between 1.4 and 3 at all 8 (face, t):", all(1.4 < r < 3 for r 
 # $v_1$ of face A at each timestep.
 
 # %%
-sA = svds[(0, 600)]
+sA = svds[(0, T_EDIT)]
 vis = torch.cat([sA.V[:4], torch.stack([svds[(0, t)].V[0] for t in TS])])
 show_images(vis / vis.abs().amax((1, 2, 3), keepdim=True), nrow=8, scale=1.1,
-            titles=[f"v_{i + 1}, t = 600" for i in range(4)] + [f"v_1, t = {t}" for t in TS]);
+            titles=[f"v_{i + 1}, t = {T_EDIT}" for i in range(4)] + [f"v_1, t = {t}" for t in TS]);
 
 # %% [markdown]
 # Each $u_i$ lives in $h$: 128 channels at $4 \times 4$ positions. Its norm over the channels at each
@@ -135,7 +142,7 @@ fig, axes = plt.subplots(1, 4, figsize=(5.2, 1.8))
 for i, ax in enumerate(axes):
     ax.imshow(sA.U[i].norm(dim=0).numpy(), cmap="magma", vmin=0); ax.axis("off")
     ax.set_title(f"u_{i + 1}", fontsize=8)
-fig.suptitle("face A, t = 600: norm of u_i over the 128 channels at each of the 4 x 4 positions", fontsize=8);
+fig.suptitle(f"face A, t = {T_EDIT}: norm of u_i over the 128 channels at each of the 4 x 4 positions", fontsize=8);
 
 # %% [markdown]
 # Two measurements of what the pictures suggest: how smooth each $v_i$ is (the correlation of each pixel
@@ -150,7 +157,7 @@ fig.suptitle("face A, t = 600: norm of u_i over the 128 channels at each of the 
 smooth = neighbour_correlation(torch.cat([sA.V[:4], torch.stack([svds[(0, t)].V[0] for t in TS])]))
 blur_ref = random_directions(8, model.sample_shape, blur=2.0, generator=torch.Generator().manual_seed(5))
 plain_ref = random_directions(8, model.sample_shape, generator=torch.Generator().manual_seed(6))
-print("neighbour correlation of v_1..v_4 (face A, t = 600):", smooth[:4].numpy().round(2))
+print(f"neighbour correlation of v_1..v_4 (face A, t = {T_EDIT}):", smooth[:4].numpy().round(2))
 print("                 of v_1 at t = 800, 600, 400, 200:", smooth[4:].numpy().round(2))
 print(f"blurred noise (2 px), median of 8: {neighbour_correlation(blur_ref).median():.2f}; "
       f"plain noise: {neighbour_correlation(plain_ref).median().abs():.2f} (absolute value)")
@@ -160,7 +167,7 @@ share4 = lambda u: (u.square().sum(-3).flatten(-2).sort(-1, descending=True).val
                     / u.square().sum((-3, -2, -1)))  # (n, 128, 4, 4) -> (n,)
 r_jr = torch.cat([random_directions(20, model.sample_shape, blur=2.0, generator=torch.Generator().manual_seed(3)),
                   random_directions(20, model.sample_shape, generator=torch.Generator().manual_seed(4))])
-jr_share = share4(jacobian_products(model, x_at[600][0], 600)[0](r_jr).detach())
+jr_share = share4(jacobian_products(model, x_at[T_EDIT][0], T_EDIT)[0](r_jr).detach())
 h_share = share4(torch.randn(20, *sA.U.shape[1:], generator=torch.Generator().manual_seed(9)))
 for label, sh in (("J r, 20 blurred r", jr_share[:20]), ("J r, 20 plain r", jr_share[20:]), ("20 random vectors in h", h_share)):
     print(f"   same share for {label:22s}: median {sh.median():.2f}, range {sh.min():.2f}-{sh.max():.2f}")
@@ -185,7 +192,7 @@ print("every v_i above 0.75, every u_i above 0.35:", bool(smooth.min() > 0.75), 
 #
 # - **x-space guidance** (Park et al.'s released code, the talk's "new version"):
 #   $x_t \leftarrow x_t + \gamma\,[\varepsilon_\theta(x_t + v_i) - \varepsilon_\theta(x_t)]$, repeated
-#   $n = 16$ times with $v_i$ fixed, $\gamma = 0.1$ (their face setting). `ll.x_space_guidance`.
+#   $n = 16$ times with $v_i$ fixed, $\gamma = 0.1$ (their face setting, read from the registry). `ll.x_space_guidance`.
 # - **moving along $v_i$** (the paper's first version): $x_t + \alpha v_i$. `ll.move_along`.
 #
 # Guidance does not step along $v_i$ itself but along the change of the noise prediction that $v_i$
@@ -194,10 +201,11 @@ print("every v_i above 0.75, every u_i above 0.35:", bool(smooth.min() > 0.75), 
 # step size. Each face is edited along its own $v_1$, both ways.
 
 # %%
-T_EDIT, MOVE = 600, 1.0
+MOVE = 1.0
 x_e = x_at[T_EDIT]  # (3, C, H, W)
 v1 = torch.stack([svds[(f, T_EDIT)].V[0] for f in range(3)])  # (3, C, H, W): each face's own v_1
-x_edit = {("guidance", s): ll.x_space_guidance(model, x_e, T_EDIT, s * v1, gamma=0.1, n=16) for s in (-1, 1)}
+x_edit = {("guidance", s): ll.x_space_guidance(model, x_e, T_EDIT, s * v1, gamma=park.settings["gamma"],
+                                                n=park.settings["n"]) for s in (-1, 1)}
 x_edit |= {("move", s): ll.move_along(x_e, s * v1, MOVE) for s in (-1, 1)}
 noise = lambda: torch.Generator().manual_seed(7)  # the same eta = 1 noise below t = 200 in every run
 denoise = lambda x: ll.ddim_sample(model, x, STEPS, t_start=T_EDIT, t_boost=200, generator=noise(), progress=False)
@@ -211,19 +219,16 @@ show_rows({f"face {f}": torch.stack([base[i] if c is None else edited[c][i] for 
            for i, f in enumerate(FACES)}, col_titles=list(cols), scale=0.95);
 
 # %% [markdown]
-# The probe reads every attribute of the edited and the unedited faces (`ll.measure_edit` with the
-# images given); a change is in units of the attribute's range (1 = the whole range). For each edit the
-# two attributes that changed most, and for each face the cosine between the 11 changes made by the two
-# rules (1: the same change).
+# The probe reads every attribute of the edited and the unedited faces (`read_edit`); a change is in
+# units of the attribute's range (1 = the whole range). For each edit the two attributes that changed
+# most, and for each face the cosine between the 11 changes made by the two rules (1: the same change).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 step = (x_edit[("guidance", 1)] - x_e).flatten(1)
 print("guidance +v_1: |x_t' - x_t| per face", step.norm(dim=1).numpy().round(2),
       "; cosine with v_1", cos(step, v1.flatten(1)).numpy().round(2))
-span = torch.tensor([ll.ATTRIBUTES[a].high - ll.ATTRIBUTES[a].low for a in names])
-change = {c: torch.stack([ll.measure_edit(model, x_e, None, probe=probe, base=base, x0_edit=x0).delta[a] for a in names], 1) / span
-          for c, x0 in edited.items()}  # (face, attribute)
+change = {c: in_range_units(read_edit(base, x0, probe=probe).delta) for c, x0 in edited.items()}  # (face, attribute)
 agree = []
 for i, f in enumerate(FACES):
     for c, d in change.items():
@@ -257,8 +262,8 @@ print(f"cosine above 0.9 in {sum(a > 0.9 for a in agree)} of 6 (face, sign)")
 # attribute moved; 0.09: all moved alike).
 
 # %%
-ALPHA = 2.0
-contexts = [(f, t) for t in (600, 800) for f in (0, 1)]
+ALPHA = METHODS["Park pullback (move)"].settings["alpha"]  # x_t + alpha v_i
+contexts = [(f, t) for t in (T_EDIT, 800) for f in (0, 1)]
 table = {c: edit_attributes(model, probe, x_at[c[1]][c[0]], c[1], svds[c].V[:3], alphas=(-ALPHA, ALPHA), steps=STEPS)
          for c in contexts}
 
@@ -268,7 +273,7 @@ D = {c: torch.stack([out["delta"][a] for a in names], -1) for c, out in table.it
 
 def top_of(d):  # d: the 11 changes of one edit -> (attribute, its change, selectivity)
     j = int(d.abs().argmax())
-    return names[j], float(d[j]), float(d.abs()[j] / d.abs().sum())
+    return names[j], float(d[j]), float(selectivity(d))
 
 print(f"{'face':4s} {'t':>4s} {'dir':4s} {'x_t - 2 v: largest change':>34s} {'x_t + 2 v: largest change':>34s}")
 sel = []
@@ -282,7 +287,7 @@ print(f"selectivity of the 24 edits: median {torch.tensor(sel).median():.2f}, ra
 # %%
 show_rows({f"{FACES[f]}, t = {t}, v_{i + 1}": torch.stack([table[(f, t)]["images"][i, 0], table[(f, t)]["base"],
                                                          table[(f, t)]["images"][i, 1]])
-           for f, t in ((0, 600), (1, 800)) for i in range(3)},
+           for f, t in ((0, T_EDIT), (1, 800)) for i in range(3)},
           col_titles=["x_t - 2 v_i", "unedited", "x_t + 2 v_i"], scale=0.95);
 
 # %% [markdown]
@@ -301,8 +306,8 @@ show_rows({f"{FACES[f]}, t = {t}, v_{i + 1}": torch.stack([table[(f, t)]["images
 # %%
 # NBVAL_CHECK_OUTPUT
 effect = {c: torch.stack([out["effect"][a] for a in names], -1) for c, out in table.items()}  # (v_i, attribute)
-pairs_of = {"faces A, B at t = 600": ((0, 600), (1, 600)), "faces A, B at t = 800": ((0, 800), (1, 800)),
-            "t = 600, 800 for face A": ((0, 600), (0, 800)), "t = 600, 800 for face B": ((1, 600), (1, 800))}
+pairs_of = {f"faces A, B at t = {T_EDIT}": ((0, T_EDIT), (1, T_EDIT)), "faces A, B at t = 800": ((0, 800), (1, 800)),
+            f"t = {T_EDIT}, 800 for face A": ((0, T_EDIT), (0, 800)), f"t = {T_EDIT}, 800 for face B": ((1, T_EDIT), (1, 800))}
 same_top = above = 0
 for label, (c1, c2) in pairs_of.items():
     same = torch.stack([cos(effect[c1][i], effect[c2][i], dim=0).abs() for i in range(3)])
@@ -345,16 +350,15 @@ print(f"same attribute with the largest effect in {same_top} of 12 comparisons; 
 N_BLUR, N_PLAIN = 100, 80
 blurred = random_directions(N_BLUR, model.sample_shape, blur=2.0, generator=torch.Generator().manual_seed(2))
 plain = random_directions(N_PLAIN, model.sample_shape, generator=torch.Generator().manual_seed(1))
-x_A = x_at[600][0]
-x0_rand = torch.cat([ll.ddim_sample(model, x_A + ALPHA * d, STEPS, t_start=600, progress=False)
+x_A = x_at[T_EDIT][0]
+x0_rand = torch.cat([ll.ddim_sample(model, x_A + ALPHA * d, STEPS, t_start=T_EDIT, progress=False)
                      for d in torch.cat([blurred, plain]).split(60)])  # one-way edits, DDIM in batches of 60
-rand = ll.measure_edit(model, x_A.expand_as(x0_rand), None, probe=probe, base=table[(0, 600)]["base"].expand_as(x0_rand),
-                       x0_edit=x0_rand)
-rand_change = torch.stack([rand.delta[a] for a in names], 1) / span  # (draw, attribute)
+rand = read_edit(table[(0, T_EDIT)]["base"].expand_as(x0_rand), x0_rand, probe=probe)
+rand_change = in_range_units(rand.delta)  # (draw, attribute)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-strongest_v = D[(0, 600)][:, 1].abs().amax(1)  # x_t + 2 v_i, i = 1..3
+strongest_v = D[(0, T_EDIT)][:, 1].abs().amax(1)  # x_t + 2 v_i, i = 1..3
 strongest_b, strongest_p = rand_change[:N_BLUR].abs().amax(1), rand_change[N_BLUR:].abs().amax(1)
 print("blurred: largest strongest change after 25 / 50 / 100 draws:",
       [round(strongest_b[:n].max().item(), 2) for n in (25, 50, 100)], f"; median {strongest_b.median():.2f}")
@@ -365,11 +369,10 @@ for i in range(3):
     pb, pp = empirical_p(strongest_v[i], strongest_b).item(), empirical_p(strongest_v[i], strongest_p).item()
     p = max(pb, pp)
     passed.append(M * p < 0.05)
-    print(f"v_{i + 1} ({names[D[(0, 600)][i, 1].abs().argmax()]}): strongest {strongest_v[i]:.2f}; at or above it: "
+    print(f"v_{i + 1} ({names[D[(0, T_EDIT)][i, 1].abs().argmax()]}): strongest {strongest_v[i]:.2f}; at or above it: "
           f"blurred {int((strongest_b >= strongest_v[i]).sum())} of {N_BLUR}, plain {int((strongest_p >= strongest_v[i]).sum())} "
           f"of {N_PLAIN}; p {p:.3f}, 3p {min(1, M * p):.3f}: passes {passed[-1]}")
-sel_b = rand_change[:N_BLUR].abs().amax(1) / rand_change[:N_BLUR].abs().sum(1)
-sel_v = D[(0, 600)][:, 1].abs().amax(1) / D[(0, 600)][:, 1].abs().sum(1)
+sel_b, sel_v = selectivity(rand_change[:N_BLUR]), selectivity(D[(0, T_EDIT)][:, 1])
 print(f"selectivity of x_t + 2 v_1, v_2, v_3: {sel_v.numpy().round(2)}; "
       f"of the 100 blurred edits: median {sel_b.median():.2f}, largest {sel_b.max():.2f}")
 
@@ -393,12 +396,12 @@ print(f"selectivity of x_t + 2 v_1, v_2, v_3: {sel_v.numpy().round(2)}; "
 
 # %%
 x_T_D = torch.randn(1, *model.sample_shape, generator=torch.Generator().manual_seed(8))
-x_D = ll.ddim_sample(model, x_T_D, STEPS, return_trajectory=True, progress=False)[1][grid.index(600)][0]
-sD = ll.pullback(model, x_D, 600, k=8, seed=0)
-x0_D = torch.cat([ll.ddim_sample(model, x_D + ALPHA * d, STEPS, t_start=600, progress=False)  # row 0: unedited
+x_D = ll.ddim_sample(model, x_T_D, STEPS, return_trajectory=True, progress=False)[1][grid.index(T_EDIT)][0]
+sD = ll.pullback(model, x_D, T_EDIT, k=K, seed=0)
+x0_D = torch.cat([ll.ddim_sample(model, x_D + ALPHA * d, STEPS, t_start=T_EDIT, progress=False)  # row 0: unedited
                   for d in torch.cat([torch.zeros_like(sD.V[:1]), sD.V[:3], blurred, plain]).split(61)])
-read_D = ll.measure_edit(model, None, None, probe=probe, base=x0_D[:1].expand_as(x0_D[1:]), x0_edit=x0_D[1:])
-change_D = torch.stack([read_D.delta[a] for a in names], 1) / span  # rows: v_1, v_2, v_3, 100 blurred, 80 plain
+read_D = read_edit(x0_D[:1].expand_as(x0_D[1:]), x0_D[1:], probe=probe)
+change_D = in_range_units(read_D.delta)  # rows: v_1, v_2, v_3, 100 blurred, 80 plain
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -413,7 +416,7 @@ for i in range(3):
     print(f"v_{i + 1} ({names[change_D[i].abs().argmax()]}): strongest {sD_v[i]:.2f}; at or above it: "
           f"blurred {int((sD_b >= sD_v[i]).sum())} of {N_BLUR}, plain {int((sD_p >= sD_v[i]).sum())} of {N_PLAIN}; "
           f"p {p:.3f}, 3p {min(1, M * p):.3f}: passes {passed_D[-1]}")
-sel_D = change_D.abs().amax(1) / change_D.abs().sum(1)
+sel_D = selectivity(change_D)
 print(f"selectivity of x_t + 2 v_1, v_2, v_3: {sel_D[:3].numpy().round(2)}; "
       f"of the 100 blurred edits: median {sel_D[3:3 + N_BLUR].median():.2f}, largest {sel_D[3:3 + N_BLUR].max():.2f}")
 
@@ -450,9 +453,9 @@ show_images(x0_D[:4], nrow=4, scale=1.1, titles=["face D, unedited"] + [f"x_t + 
 
 # %%
 pairs = [(0, 1), (1, 0)]  # (from, to): face A's u_i at face B, and B's at A, all at t = 600
-moved = {(a, b, i): ll.transport(svds[(a, 600)].U[i], svds[(b, 600)]) for a, b in pairs for i in range(2)}
-at_target = {b: edit_attributes(model, probe, x_at[600][b], 600,
-                                torch.stack([moved[(a, b, i)] for i in range(2)] + [svds[(a, 600)].V[i] for i in range(2)]),
+moved = {(a, b, i): ll.transport(svds[(a, T_EDIT)].U[i], svds[(b, T_EDIT)]) for a, b in pairs for i in range(2)}
+at_target = {b: edit_attributes(model, probe, x_at[T_EDIT][b], T_EDIT,
+                                torch.stack([moved[(a, b, i)] for i in range(2)] + [svds[(a, T_EDIT)].V[i] for i in range(2)]),
                                 alphas=(-ALPHA, ALPHA), steps=STEPS) for a, b in pairs}
 
 # %%
@@ -465,15 +468,15 @@ def best(src, d):  # cosine with a direction of arbitrary sign: the better of it
 
 T_win = R_win = own_win = 0
 for a, b in pairs:
-    sa, sb, xb = svds[(a, 600)], svds[(b, 600)], x_at[600][b]
-    hb = ll.h_of(model, xb, 600).flatten()
-    dh = lambda v: ll.h_of(model, xb + 0.5 * v, 600).flatten() - hb
+    sa, sb, xb = svds[(a, T_EDIT)], svds[(b, T_EDIT)], x_at[T_EDIT][b]
+    hb = ll.h_of(model, xb, T_EDIT).flatten()
+    dh = lambda v: ll.h_of(model, xb + 0.5 * v, T_EDIT).flatten() - hb
     tgt = torch.stack([at_target[b]["delta"][n] for n in names], -1)  # (direction, -/+, attribute)
     for i in range(2):
-        u, src = sa.U[i].flatten(), changes((a, 600), i)
+        u, src = sa.U[i].flatten(), changes((a, T_EDIT), i)
         h_cos = [cos(dh(v), u, dim=0).item() for v in (moved[(a, b, i)], sa.V[i])] + [abs(cos(dh(sb.V[i]), u, dim=0).item())]
-        p_cos = [cos(src, tgt[j].flatten(), dim=0).item() for j in (i, 2 + i)] + [best(src, changes((b, 600), i))]
-        ref = [best(src, changes((b, 600), j)) for j in range(3) if j != i]
+        p_cos = [cos(src, tgt[j].flatten(), dim=0).item() for j in (i, 2 + i)] + [best(src, changes((b, T_EDIT), i))]
+        ref = [best(src, changes((b, T_EDIT), j)) for j in range(3) if j != i]
         T_win += h_cos[0] > h_cos[1]; R_win += p_cos[0] > p_cos[1]; own_win += p_cos[2] > max(ref)
         print(f"{FACES[a]} -> {FACES[b]}, u_{i + 1}: |U'^T u| = {(sb.U.flatten(1) @ u).norm():.2f}; "
               f"|cos(v', own v_j)| largest {(sb.V.flatten(1) @ moved[(a, b, i)].flatten()).abs().max():.2f}")
@@ -504,22 +507,22 @@ print(f"transported ahead of raw: (a) in {T_win} of 4, (b) in {R_win} of 4; "
 # the 11 probe changes of the finished faces.
 
 # %%
-loop = {f: ll.multi_edit(model, x_at[600][f], 600, 0, edits=3, k=8, strength=1.0, rule="move", seed=0,
-                         svd=svds[(f, 600)])[-1] for f in (0, 1)}
-one = {f: ll.move_along(x_at[600][f], svds[(f, 600)].V[0], 3.0) for f in (0, 1)}
-x0_loop = ll.ddim_sample(model, torch.stack([loop[0], loop[1], one[0], one[1]]), STEPS, t_start=600, progress=False)
+loop = {f: ll.multi_edit(model, x_at[T_EDIT][f], T_EDIT, 0, edits=3, k=K, strength=1.0, rule="move", seed=0,
+                         svd=svds[(f, T_EDIT)])[-1] for f in (0, 1)}
+one = {f: ll.move_along(x_at[T_EDIT][f], svds[(f, T_EDIT)].V[0], 3.0) for f in (0, 1)}
+x0_loop = ll.ddim_sample(model, torch.stack([loop[0], loop[1], one[0], one[1]]), STEPS, t_start=T_EDIT, progress=False)
 
 # %%
 # NBVAL_CHECK_OUTPUT
 r_loop = probe(x0_loop)
-bases = torch.stack([table[(f, 600)]["base"] for f in (0, 1)] * 2)
+bases = torch.stack([table[(f, T_EDIT)]["base"] for f in (0, 1)] * 2)
 r_base = probe(bases)
-dl = torch.stack([r_loop[a] - r_base[a] for a in names], 1) / span  # rows: loop A, loop B, one A, one B
+dl = in_range_units({a: r_loop[a] - r_base[a] for a in names})  # rows: loop A, loop B, one A, one B
 for f in (0, 1):
-    x, s = x_at[600][f], svds[(f, 600)]
-    h0 = ll.h_of(model, x, 600).flatten()
+    x, s = x_at[T_EDIT][f], svds[(f, T_EDIT)]
+    h0 = ll.h_of(model, x, T_EDIT).flatten()
     for label, xn, row in (("loop 3 x 1", loop[f], f), ("one step 3", one[f], 2 + f)):
-        dh = ll.h_of(model, xn, 600).flatten() - h0
+        dh = ll.h_of(model, xn, T_EDIT).flatten() - h0
         top = dl[row].abs().argsort(descending=True)[:2]
         print(f"face {FACES[f]} {label}: cos(displacement, v_1) {cos((xn - x).flatten(), s.V[0].flatten(), dim=0):+.2f}; "
               f"h moved {dh @ s.U[0].flatten():.1f} along u_1 (|dh| {dh.norm():.1f}; linear prediction 3 s_1 = {3 * s.S[0]:.1f}); "
@@ -553,15 +556,15 @@ for f in (0, 1):
 
 # %%
 model64 = ll.load_model(dtype=torch.float64)
-a_600 = model.scheduler.alphas_cumprod[600].double()
-x64 = x_at[600][0].double()
+a_edit = model.scheduler.alphas_cumprod[T_EDIT].double()
+x64 = x_at[T_EDIT][0].double()
 dirs = torch.cat([sA.V[:3], blurred[:2], plain[:2]]).double()  # v_1, v_2, v_3, 2 blurred, 2 plain
 SCALES = (0.5, 1.0, 2.0, 4.0)
-maps = {"h": lambda x: ll.h_of(model64, x, 600), "eps": lambda x: ll.eps_of(model64, x, 600),
-        "P_t": lambda x: ll.P_t(x, ll.eps_of(model64, x, 600), a_600)}
+maps = {"h": lambda x: ll.h_of(model64, x, T_EDIT), "eps": lambda x: ll.eps_of(model64, x, T_EDIT),
+        "P_t": lambda x: ll.P_t(x, ll.eps_of(model64, x, T_EDIT), a_edit)}
 lin = {name: torch.stack([ll.linearity_error(f, x64, v, SCALES) for v in dirs]) for name, f in maps.items()}
-ddim = lambda x: ll.ddim_sample(model, x, STEPS, t_start=600, progress=False)
-lin["x_0 (DDIM)"] = torch.stack([ll.linearity_error(ddim, x_at[600][0], v.float(), SCALES) for v in dirs[[0, 3]]])
+ddim = lambda x: ll.ddim_sample(model, x, STEPS, t_start=T_EDIT, progress=False)
+lin["x_0 (DDIM)"] = torch.stack([ll.linearity_error(ddim, x_at[T_EDIT][0], v.float(), SCALES) for v in dirs[[0, 3]]])
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.6), sharey=True)
@@ -590,10 +593,10 @@ print("h more linear than eps, P_t and x_0 along v_1 at all 4 steps:",
 print(f"h more linear than eps along v_2, v_3: {int((h[1:3] < eps[1:3]).sum())} of 8 (direction, step); "
       f"along the 4 random directions: {int((h[3:] < eps[3:]).sum())} of 16; than x_0 along the blurred one: "
       f"{int((h[3] < x0[1]).sum())} of 4")
-step_eps = [ll.eps_of(model64, x64 + d, 600) - ll.eps_of(model64, x64, 600) for d in dirs[3:]]
+step_eps = [ll.eps_of(model64, x64 + d, T_EDIT) - ll.eps_of(model64, x64, T_EDIT) for d in dirs[3:]]
 print("eps's change for a unit step along the 4 random directions: cosine with the step",
       [round(cos(e.flatten(), d.flatten(), dim=0).item(), 2) for e, d in zip(step_eps, dirs[3:])],
-      "; |change| x sqrt(1 - a_t)", [round((e.norm() * (1 - a_600).sqrt()).item(), 2) for e in step_eps])
+      "; |change| x sqrt(1 - a_t)", [round((e.norm() * (1 - a_edit).sqrt()).item(), 2) for e in step_eps])
 
 # %% [markdown]
 # **Reading.**
@@ -648,13 +651,13 @@ print("eps's change for a unit step along the 4 random directions: cosine with t
 #
 # Two exercises: transport a direction from one face to another, and say whether it still means the same. Fill in each
 # cell marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what
-# is wrong and what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# is wrong and what to try. The checks live in `latentlab.course.exercises`; worked solutions are in
 # `solutions/06_riemannian_pullback_solutions.ipynb`.
 
 # %%
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
-svd_A, svd_B = svds[(0, 600)], svds[(1, 600)]  # faces A and B at t = 600, k = 8 (section 1)
+svd_A, svd_B = svds[(0, T_EDIT)], svds[(1, T_EDIT)]  # faces A and B at t = 600, k = 8 (section 1)
 u = svd_A.U[0]  # face A's first h-direction
 
 # %% [markdown]

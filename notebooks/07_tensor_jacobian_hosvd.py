@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,11 +41,11 @@ import time
 import matplotlib.pyplot as plt
 import torch
 import latentlab as ll
-from latentlab.geometry import pullback
+from latentlab.jacobians import pullback
 from latentlab.hosvd import (jacobian_tensor, hosvd, energy_table, mode_spectra, rank1_directions, jacobian_gain,
                              profile_shape, sensitivity_maps, own_patch_share, random_directions, empirical_p)
 from latentlab.metrics import edit_attributes
-from latentlab.plot import show_images, show_rows
+from latentlab.course.plot import show_images, show_rows
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the two cores are shared: one thread ran this notebook 2x faster than two
 
@@ -637,11 +637,11 @@ for label, h_shape, x_shape in (("this notebook's J", model.h_shape, model.sampl
 #
 # Two exercises: a HOSVD by hand on a small tensor, and the parameter budgets that notebook compares. Fill in each
 # cell marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is right, or what
-# is wrong and what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# is wrong and what to try. The checks live in `latentlab.course.exercises`; worked solutions are in
 # `solutions/07_tensor_jacobian_hosvd_solutions.ipynb`.
 
 # %%
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 # %% [markdown]
 # ### Exercise 1: a truncated HOSVD by hand

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,58 +16,75 @@
 # %% [markdown]
 # # 08 · The editor: every method, one slider
 #
-# Notebooks 03-06 edited faces with four kinds of direction and measured them in bulk. Here they sit
+# Notebooks 03-07 edited faces with many kinds of direction and measured them in bulk. Here they sit
 # behind one widget: pick a face, a method and a direction, drag **strength**, and the edit appears
 # at once, with the probe's readings of the original and the edited face beside it.
 #
 # | control | what it does |
 # |---|---|
-# | sample | a **seed** (x_T drawn from it), a **rendered face** with the attributes you set, or an **uploaded image** (resized to 32 x 32, DDIM-inverted, regenerated with `clip=False`) |
-# | method | **mean difference** of h (notebook 03), **Asyrp dh** and **Asyrp f**, the learned editors (04), **Haas PCA** and **Haas Jacobian** (05), **Park pullback** v_i with x-space guidance (06) |
-# | direction / index | the attribute (mean difference, Asyrp) or the component index (PCA, Jacobian, pullback; k = 3 are computed) |
-# | strength | c: `c * d(t)` for the h-space methods (PCA: `c * sigma_i(t) * pc_i(t)`; Jacobian: `100 c * s_i(t) * v_i`), `gamma = 0.1 abs(c)` along `sign(c) v_i` for Park |
-# | t_edit | h-space methods edit every step with t >= t_edit; Park edits x_t once, at t_edit |
+# | face | a **seed** (its x_T), a **rendered face**, or an **uploaded image** (resized, DDIM-inverted) |
+# | method | every method of the registry `latentlab.methods.METHODS` (notebooks 03-06), random included |
+# | direction | "attribute -> goal" (a method with a goal), or the index i of an unsigned direction (c < 0: -d) |
+# | strength | c, in the method's own unit, printed under the slider (`METHODS[name].unit`) |
+# | t_edit | h-space methods edit every step with t >= t_edit; Park's methods move x_t once, at t_edit (fixed) |
 # | asymmetric | Asyrp's step (edited eps in P_t only) or the plain one (edited eps in both terms; Haas et al.'s) |
 # | add to combination | keeps the current edit and adds the next one to it in h (the additivity claim) |
 # | reset, save PNG | back to the original; write original / edited / difference to a file |
 #
-# Choosing a method sets t_edit and asymmetric as its paper does (Asyrp: t >= 200, asymmetric; Haas:
-# every step, symmetric; Park: t = 600). Mistakes (an index past the k directions a method found,
-# a file that is not an image) show as a red message in the widget.
+# The methods are mean difference and paired (notebook 03), Asyrp dh and f (04), Haas PCA, Jacobian
+# and supervised (05), Park's pullback by guidance or by a move and transported (06), and the random
+# baseline. A method with a goal (the Asyrp editors: the shipped ones; the others: each attribute
+# towards the top of its range) points its direction at it; for PCA, Jacobian, pullback and random
+# the sign of a direction means nothing, so c < 0 takes -d. An uploaded image is resized to 32 x 32,
+# DDIM-inverted and regenerated with `clip=False`, as is a rendered face.
 #
-# **How it stays fast on a CPU.** Every image is a call of the package's own functions
-# (`ddim_sample(dh=...)`, `x_space_guidance`); the widget only caches and schedules. Per sample it
-# keeps what no slider changes (x_T, the unedited trajectory, the directions found for that face);
-# a worker thread drops a computation as soon as a newer slider value arrives (the sampler's
-# `callback` checks a generation counter); the two U-Net passes of an asymmetric step run as one
-# batch (`ddim_sample(fused=True)`); and a 5-step preview is shown before the 20-step image.
+# Choosing a method sets t_edit and asymmetric as the registry says (its paper's settings: Asyrp
+# from its editor's t_edit, asymmetric; Haas every step, symmetric; Park at 0.6 T). Mistakes (a file
+# that is not an image, a Park edit combined with an h-space one) show as a red message.
 #
-# **The latency goal and what was measured.** Goal: a slider move shows the updated image within
-# 0.3 s (median), on 2 CPU cores, bundled model, 20 DDIM steps. `python benchmarks/widget_latency.py`
-# (30 moves per method, one thread, batch 1) on the idle 2-core machine (load average 0.3):
+# **How it stays fast on a CPU.** The widget (`latentlab.course.widget.EditWidget`) only shows; the
+# computing is an `EditSession` (`latentlab.session`), which you can also call from Python. It keeps
+# what no slider changes (per face: x_T, the unedited trajectory and readings; per method: its fit),
+# computes on a worker thread that drops a computation as soon as a newer slider value arrives, runs
+# the two U-Net passes of an asymmetric step as one batch, and shows a 5-step preview before the
+# 20-step image (for Park's guidance the preview takes one step of 16 gamma instead of 16 of gamma).
 #
-# | | median, ms | goal met |
-# |---|---|---|
-# | 5-step preview, the five h-space methods | 64-82 | yes |
-# | 5-step preview, Park pullback (32 U-Net evaluations of guidance come first) | 307 | no, just |
-# | full 20-step image, the five h-space methods | 311-404 (plain `ddim_sample`, 20 steps: 225-234) | no |
-# | full 20-step image, Park pullback | 463 | no |
+# **The latency and what was measured.** The time goes to U-Net evaluations: everything else (the
+# probe's reading, two PNGs of 32 x 32, the widget messages) costs about 2 ms per image, and the page
+# in Voilà shows an image 20-41 ms after the kernel hands it over (`benchmarks/widget_browser_latency.py`).
+# `benchmarks/widget_latency.py` counts the work of one slider move (one thread, batch 1; an
+# asymmetric step is one U-Net pass of 2 samples) and times it, here with the 2-core machine nearly
+# idle (load average 1.4-3; medians of 10 moves, from the move to the image):
 #
-# So the preview meets the goal for the h-space methods, Park's preview misses it by a few
-# milliseconds, and the full image follows a quarter of a second later. On a machine busy with other
-# jobs (load 5-6.5) every time was two to three times longer.
+# | methods | U-Net samples (preview + full) | preview, ms | full image, ms |
+# |---|---|---|---|
+# | Haas PCA, Jacobian, supervised (symmetric) | 5 + 20 | 97 | 478 (PCA) |
+# | mean difference, paired, Asyrp dh and f, random (asymmetric) | 9-10 + 36-40 | 143-148 | 682-725 |
+# | Park pullback (guidance), Park transported | 6 + 45 | 108 | 799 (guidance) |
+# | Park pullback (move) | 4 + 13 | 74 | 324 |
+# | (plain `ddim_sample`, no edit, no widget) | 5 or 20 | 87-98 | 347-421 |
+#
+# So the full image takes 0.9-2.2 times a plain 20-step sample: the asymmetric step evaluates the
+# U-Net twice, Park's guidance 32 times more. The preview comes within 0.15 s for every method (Park's
+# guidance too: its preview takes one step of 16 gamma instead of 16 steps of gamma). On a machine busy with other jobs every time grows with the load (at load 8-12, two to ten
+# times longer).
 #
 # The editor also runs on its own as a web app, for a lecture: `voila notebooks/08_widget_editor.ipynb`.
 # Voilà runs every cell before the page answers a slider, so the measurements below the editor
-# (about 20 s on 2 cores) are skipped there: `in_voila()` is True only in a kernel Voilà started.
+# are skipped there: `in_voila()` is True only in a kernel Voilà started.
 
 # %%
 # %config InlineBackend.figure_format = "png"
 import matplotlib.pyplot as plt
 import torch
+
 import latentlab as ll
-from latentlab.plot import show_rows
-from latentlab.widgets import Edit, Editor, in_voila, largest_changes
+from latentlab.course.plot import show_rows
+from latentlab.course.widget import EditWidget, in_voila
+from latentlab.methods import METHODS
+from latentlab.metrics import largest_changes
+from latentlab.session import Edit
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
 MEASURE = not in_voila()  # the lecture demo (Voila) shows the editor only
@@ -80,11 +97,12 @@ model, probe = ll.load_model(), ll.load_probe()
 # Seed 1 is a face that frowns (smile -0.8 on the probe's scale of -1 to +1) and wears glasses
 # (glasses 1.00); both readings are printed below the editor. The learned smile editor (Asyrp's $f$)
 # starts at half strength. Drag the strength slider (or click it and use the arrow keys), then try the
-# other methods. The first use of mean difference or PCA fits them on 64 trajectories (a few seconds,
-# once); the Jacobian and the pullback are computed per face (a few seconds, once per face).
+# other methods. The first use of a fitted method (mean difference, PCA, Jacobian, ...) fits it once
+# (a few seconds); Park's pullback is computed once per face.
 
 # %%
-editor = Editor(model, probe=probe, seed=1, method="Asyrp f", target="smile -> +1", strength=0.5)
+editor = EditWidget(model, probe=probe, seed=1, method="Asyrp f", target="smile -> +1", strength=0.5)
+session = editor.session  # the computing behind the widget, for the cells below
 editor
 
 # %% [markdown]
@@ -94,7 +112,8 @@ editor
 # %%
 # NBVAL_CHECK_OUTPUT
 editor.wait()
-print(f"seed 1, unedited: smile {editor.readings_before['smile']:+.1f}, glasses {editor.readings_before['glasses']:.2f}")
+print(f"seed 1, unedited: smile {editor.readings_before['smile']:+.1f}, "
+      f"glasses {editor.readings_before['glasses']:.2f}")
 for c in (0.0, 1.0, 0.5):
     editor.strength.value = c
     editor.wait()
@@ -103,59 +122,60 @@ for c in (0.0, 1.0, 0.5):
 # %% [markdown]
 # ## What strength 1 means for each method
 #
-# The slider's strength c scales each method's own unit, and the units differ:
-#
-# | method | c = 1 is |
-# |---|---|
-# | mean difference | the full difference of the class means of h: the 32 more smiling against the 32 less smiling of 64 samples, per timestep |
-# | Asyrp dh, Asyrp f | the editor as it was trained (its dh at the strength its training used) |
-# | Haas PCA | one standard deviation of h along the component, per timestep |
-# | Haas Jacobian | 100 s_i(t) along v_i, a unit chosen to be roughly one PCA standard deviation |
-# | Park pullback | gamma = 0.1, Park et al.'s step, repeated 16 times on x_600 |
-#
+# The slider's strength c scales each method's own unit, and the units differ. The registry says
+# what c = 1 is for each:
+
+# %%
+for name, m in METHODS.items():
+    print(f"{name:25s} {m.unit[:74]}{'...' if len(m.unit) > 74 else ''}")
+
+# %% [markdown]
 # How far c = 1 moves this face: for the h-space methods the median over the edited steps of
-# $\|\Delta h\| / \|h\|$ along the face's unedited trajectory; for Park $\|\Delta x\| / \|x\|$ at t = 600.
+# $\|\Delta h\| / \|h\|$ along the face's unedited trajectory (`session.edit_size`); for Park
+# $\|\Delta x\| / \|x\|$ at t_edit.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ROWS = {"mean difference (smile)": ("mean difference", "smile"), "Asyrp dh (smile +1)": ("Asyrp dh", "smile -> +1"),
-        "Asyrp f (smile +1)": ("Asyrp f", "smile -> +1"), "Haas PCA #0": ("Haas PCA", ""),
-        "Haas Jacobian #0": ("Haas Jacobian", ""), "Park pullback #0": ("Park pullback", "")}
+ROWS = {"mean difference (smile)": ("mean difference", "smile -> +1"),
+        "Asyrp dh (smile +1)": ("Asyrp dh", "smile -> +1"), "Asyrp f (smile +1)": ("Asyrp f", "smile -> +1"),
+        "Haas PCA #0": ("Haas PCA", 0), "Haas Jacobian #0": ("Haas Jacobian", 0),
+        "Park pullback #0": ("Park pullback (guidance)", 0)}
 if MEASURE:
-    size = {label: editor.edit_size(Edit(method, target, 0, 1.0)) for label, (method, target) in ROWS.items()}
+    size = {label: session.edit_size(Edit(method, target, 1.0)) for label, (method, target) in ROWS.items()}
     for label, v in size.items():
-        print(f"{label:24s} c = 1 moves {'x_600' if label.startswith('Park') else 'h'} by {v:.2g} of its norm")
-    print(f"{'(random unit v for Park)':24s} gamma = 0.1 moves x_600 by "
-          f"{editor.edit_size(Edit('Park pullback', '', 0, 1.0, random=0)):.2g} of its norm")
+        print(f"{label:24s} c = 1 moves {'x_t' if label.startswith('Park') else 'h'} by {v:.2g} of its norm")
+    park = session.edit_size(Edit("Park pullback (guidance)", 0, 1.0, random=0))
+    print(f"{'(random unit v for Park)':24s} gamma = 0.1 moves x_t by {park:.2g} of its norm")
 
 # %% [markdown]
 # So c = 1 is not one size across methods on this face: Asyrp's editors move h by 1.4-1.5 of its norm,
-# 5 to 8.5 times as far as the mean difference (0.18), PCA (0.29) or Jacobian (0.21) do at c = 1, and
-# Park's step moves x_600 by 1.4 % (a random unit v with the same gamma by 2.8 %). Compare the rows
-# of the sweep below with that in mind: a larger effect at the same c may only be a larger edit.
+# 5 to 9 times as far as the mean difference (0.16), PCA (0.27) or Jacobian (0.29) do at c = 1, and
+# Park's guidance moves x_600 by 1.4 % (a random unit v with the same gamma by 2.8 %). Compare the
+# rows of the sweep below with that in mind: a larger effect at the same c may only be a larger edit.
 #
 # ## Without a kernel: one strength sweep per method (one face, seed 1)
 #
 # The same face, each method at strengths -2 .. 2 (the middle column is the original), computed by
-# `editor.sweep`, which makes the widget's calls for all strengths and methods in a few batches.
+# `session.sweep`, which makes the widget's calls for all strengths and methods in a few batches.
 # Mean difference and the Asyrp editors are meant to push smile; PCA, Jacobian and pullback show their
 # first direction (index 0), whatever it turns out to do on this face; their sign is arbitrary (a
 # singular vector or principal component is defined up to sign), so c < 0 is as meaningful as c > 0.
 # Each row uses its paper's sampling process, so the rows differ in more than the direction: mean
-# difference and Asyrp edit with the asymmetric step at t >= 200, Haas PCA and Jacobian with the
-# symmetric step at every step, Park edits x_t once at t = 600 and then samples plainly.
+# difference edits with the asymmetric step at every step, Asyrp at t >= 200, Haas PCA and
+# Jacobian with the symmetric step at every step, Park edits x_t once at t = 600 and then samples
+# plainly.
 #
 # The baseline: for each row, 4 random directions of the same size as its c = 2 edit at every step
-# (`random_direction` with the per-step norms of the row's dh on this face; for Park a random unit v
-# with the same gamma), under the same process.
+# (`Edit(..., random=seed)`: a Gaussian direction with the per-step norms of the row's dh on this
+# face; for Park a random unit v with the same gamma), under the same process.
 
 # %%
 STRENGTHS = (-2.0, -1.0, 0.0, 1.0, 2.0)
 RANDOM = 4  # random directions per row
 if MEASURE:
-    edits = [Edit(m, t, 0, c) for m, t in ROWS.values() for c in STRENGTHS]
-    edits += [Edit(m, t, 0, 2.0, random=seed) for m, t in ROWS.values() for seed in range(RANDOM)]
-    images = editor.sweep(edits).split([len(STRENGTHS)] * len(ROWS) + [RANDOM] * len(ROWS))
+    edits = [Edit(m, t, c) for m, t in ROWS.values() for c in STRENGTHS]
+    edits += [Edit(m, t, 2.0, random=seed) for m, t in ROWS.values() for seed in range(RANDOM)]
+    images = session.sweep(edits).split([len(STRENGTHS)] * len(ROWS) + [RANDOM] * len(ROWS))
     sweep, baseline = dict(zip(ROWS, images[:len(ROWS)])), dict(zip(ROWS, images[len(ROWS):]))
     show_rows(sweep, col_titles=[f"c = {c:g}" for c in STRENGTHS]);
 
@@ -179,20 +199,20 @@ if MEASURE:
 
 # %% [markdown]
 # The smile editor at c = +1 and c = -1, and the mean difference at about the size of Asyrp's $f$
-# (c = ±8: 8 x 0.18 = 1.4 of h's norm, near $f$'s 1.5) with a random direction of that size: the
-# change of smile, then the three largest changes of the other attributes, each as a fraction of the
-# attribute's range.
+# with a random direction of that size: the change of smile, then the three largest changes of the
+# other attributes, each as a fraction of the attribute's range.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 if MEASURE:
-    more = [Edit("Asyrp f", "smile -> +1", 0, 1.0), Edit("Asyrp f", "smile -> +1", 0, -1.0),
-            Edit("mean difference", "smile", 0, 8.0), Edit("mean difference", "smile", 0, -8.0),
-            Edit("mean difference", "smile", 0, 8.0, random=0)]
-    for e, x in zip(more, editor.sweep(more)):
+    c_md = round(size["Asyrp f (smile +1)"] / size["mean difference (smile)"])  # the mean difference at f's size
+    more = [Edit("Asyrp f", "smile -> +1", 1.0), Edit("Asyrp f", "smile -> +1", -1.0),
+            Edit("mean difference", "smile -> +1", c_md), Edit("mean difference", "smile -> +1", -c_md),
+            Edit("mean difference", "smile -> +1", c_md, random=0)]
+    for e, x in zip(more, session.sweep(more)):
         r = probe(torch.stack([editor.x0, x]))
         top = ", ".join(f"{a} {v:+.2f}" for a, v in largest_changes(r, top=3, exclude=("smile",)))
-        print(f"{e.label():42s} smile {(r['smile'][1] - r['smile'][0]).item() / 2:+.2f} | {top}")
+        print(f"{e.label():48s} smile {(r['smile'][1] - r['smile'][0]).item() / 2:+.2f} | {top}")
 
 # %% [markdown]
 # Read the tables with the sweep; every statement is about this one face (seed 1):
@@ -207,22 +227,23 @@ if MEASURE:
 #   may be what any push of this size does to this face; their largest change is not smile or glasses.
 # - **Smile readings below -1** (-1.5 for Asyrp dh at c = -2) lie outside the range the probe was
 #   trained on (-1 to +1): it extrapolates there, and such readings are not calibrated.
-# - **The mean difference** (32 vs 32 faces, asymmetric at t >= 200) barely moves smile on this face at
-#   these strengths, and in the wrong direction: -0.7 at c = -2, -0.8 at c = 0 and at c = 2; its
-#   largest change is hair length (+0.24). At about Asyrp's size, c = -8 raises smile by +0.39 of its
-#   range and c = +8 changes it by -0.01 (a random direction of that size: +0.02); at c = +8 its largest
-#   change (hair length -0.26) is no larger than the random direction's (hair length +0.26). Notebook 03
-#   found such mean differences (32 vs 32 faces, c <= 2, t >= 200) mostly sampling noise.
+# - **The mean difference** (the registry's: the mean h of the 128 faces above the middle of smile's
+#   range minus that below, asymmetric at every step) does not move smile on this face at these
+#   strengths (-0.8 throughout); its largest changes are hair length (-0.29) and hair colour (+0.18),
+#   more than its random baseline (+0.02). At about Asyrp's size (c = ±10, 10 x 0.16 of h's norm, near
+#   $f$'s 1.5) smile changes by only +0.04 and -0.04 of its range (a random direction of that size:
+#   +0.01), while hair length moves by +0.39 and, at c = -10, y position by -0.65. On this face the
+#   direction labelled smile is mostly something else; notebook 10 measures it on many faces.
 # - **The unsupervised directions** (PCA, Jacobian, pullback; their sign is arbitrary) move what their
-#   first component encodes on this face, not smile. Top two: PCA hair length (+0.18) and x position
-#   (+0.07); Jacobian hair colour (+0.25) and x position (+0.13); pullback eye size (-0.28) and hair
-#   colour (-0.22). Random directions of the same size move no attribute by more than 0.04 of its
+#   first component encodes on this face, not smile. Top two: PCA hair length (-0.17) and hair colour
+#   (+0.13); Jacobian face size (-0.14) and hair colour (-0.09); pullback eye size (-0.28) and hair
+#   colour (-0.22). Random directions of the same size move no attribute by more than 0.02 of its
 #   range in these rows, so on this face these changes are larger than chance.
 # - **The rows differ in process too**: Haas's rows edit every step symmetrically, the mean difference
-#   and Asyrp's rows only t >= 200 asymmetrically, Park's row x_600 once; the random baselines share
+#   every step and Asyrp t >= 200 asymmetrically, Park's row x_600 once; the random baselines share
 #   each row's process, the comparison between rows does not.
 #
-# Notebooks 04-06 measure these claims on many faces with random baselines; the editor is for
+# Notebooks 04-06 and 10 measure these claims on many faces with random baselines; the editor is for
 # looking, one face at a time.
 
 # %% [markdown]
@@ -231,11 +252,11 @@ if MEASURE:
 # Three exercises on the editor as a measuring instrument: drive it from Python, find where an edit's
 # side effect sets in, and test whether two edits add. Fill in each cell marked `# YOUR CODE HERE`
 # (replace every `None`), then run the check below it: it says what is right, or what is wrong and
-# what to try. The checks live in `latentlab.exercises`; worked solutions are in
+# what to try. The checks live in `latentlab.course.exercises`; worked solutions are in
 # `solutions/08_widget_editor_solutions.ipynb`.
 
 # %%
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 # %% [markdown]
 # ### Exercise 1: set the strength from Python
@@ -257,7 +278,7 @@ ex.check_strength_reading(editor, smile_change)
 # The sweep showed the smile editors removing the glasses at large strengths. On the grid `GRID` below,
 # find `c_off`, the smallest strength at which the edited face's glasses reading falls below 0.5, and
 # `smile_kept`, the smile reading at the strength just below `c_off` (the most smile this editor gives
-# this face with the glasses kept). `editor.sweep([Edit("Asyrp f", "smile -> +1", 0, c) for c in GRID])`
+# this face with the glasses kept). `session.sweep([Edit("Asyrp f", "smile -> +1", c) for c in GRID])`
 # makes the images in one call; `probe(images)` reads them.
 
 # %%
@@ -272,9 +293,9 @@ ex.check_glasses_off(model, editor.x_T, c_off, smile_kept)
 # %% [markdown]
 # ### Exercise 3: are two edits additive?
 #
-# Edit A is the smile editor at c = 1 (`Edit("Asyrp f", "smile -> +1", 0, 1.0)`), edit B the
-# glasses-removing editor at c = 1 (`Edit("Asyrp f", "glasses -> 0", 0, 1.0)`). Make the face edited
-# by A alone, by B alone, and by both together (`editor.render(A, B)` adds their dh in h, as the
+# Edit A is the smile editor at c = 1 (`Edit("Asyrp f", "smile -> +1", 1.0)`), edit B the
+# glasses-removing editor at c = 1 (`Edit("Asyrp f", "glasses -> 0", 1.0)`). Make the face edited
+# by A alone, by B alone, and by both together (`session.render(A, B)` adds their dh in h, as the
 # widget's "add to combination" does), read all three and the original with `probe`, and give
 # `error = ll.additivity_error(delta_a, delta_b, delta_ab)`, where each delta is the dict of changes
 # (edited minus original, one-element tensors). 0 means the two edits add exactly.

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -52,7 +52,7 @@ import torch
 import latentlab as ll
 from latentlab.architectures import ARCHITECTURES, architecture_config
 from latentlab.directions import random_direction
-from latentlab.plot import show_rows
+from latentlab.course.plot import show_rows
 plt.rcParams["figure.dpi"] = 72
 
 MODEL = None     # None: the bundled model; or a local folder (a hub id works if the repo has safetensors)
@@ -79,7 +79,7 @@ if DEVICE == "cpu" and not REAL:
 # %%
 # NBVAL_CHECK_OUTPUT
 from diffusers import DDIMScheduler, UNet2DConditionModel, UNet2DModel
-from latentlab.hspace import _h
+from latentlab.hspace import h_of_batch  # h_of without input checks, which a meta tensor cannot run
 
 bundled = ll.load_model()
 n_bundled, h_bundled = sum(p.numel() for p in bundled.unet.parameters()), torch.Size(bundled.h_shape).numel()
@@ -88,7 +88,7 @@ for name, (unet_config, _, _, hub_id) in ARCHITECTURES.items():
     cls = UNet2DConditionModel if unet_config["_class_name"] == "UNet2DConditionModel" else UNet2DModel
     with torch.device("meta"):
         m = ll.Model(cls(**architecture_config(name)), DDIMScheduler())
-        h = _h(m, torch.zeros(1, *m.sample_shape), torch.tensor([500]))
+        h = h_of_batch(m, torch.zeros(1, *m.sample_shape), torch.tensor([500]))
     c, px = m.unet.config, "latent px" if m.sample_shape[0] == 4 else "px"
     down = [m.sample_shape[1] // 2 ** i for i, b in enumerate(c.down_block_types) if "Attn" in b]
     mid = any(a is not None for a in m.unet.mid_block.attentions)
@@ -414,7 +414,7 @@ if not REAL:
 # Three exercises, none of which downloads anything: how h scales with the input, what a pullback
 # costs, and the safetensors-only rule. Fill in each cell marked `# YOUR CODE HERE` (replace every
 # `None`), then run the check below it: it says what is right, or what is wrong and what to try. The
-# checks live in `latentlab.exercises`; worked solutions are in
+# checks live in `latentlab.course.exercises`; worked solutions are in
 # `solutions/09_real_checkpoints_solutions.ipynb`.
 
 # %%
@@ -422,7 +422,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 from latentlab.architectures import random_model, write_pipeline
 
 # %% [markdown]

@@ -1,9 +1,16 @@
 import pytest
 import torch
 
+from helpers import longest_first, one_thread_per_worker
+
 torch.use_deterministic_algorithms(True)
 # Tests use tiny models: one thread is fastest (thread start-up dominates) and keeps runs repeatable.
 torch.set_num_threads(1)
+one_thread_per_worker()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    longest_first(items)
 
 
 @pytest.fixture
@@ -18,6 +25,3 @@ def cond_model():
     import latentlab as ll
 
     return ll.tiny_model(conditional=True)
-
-
-from helpers import LinearProbe, gen  # noqa: E402,F401  (re-exported for old imports)

@@ -119,3 +119,40 @@ def test_load_from_a_folder_refuses_another_attribute(tmp_path):
     save_editor(ed, tmp_path / "e")
     with pytest.raises(ValueError, match=r"attr='glasses' was asked for, but the editor in .* has attr='smile'"):
         load_editor("glasses", 1.0, folder=tmp_path / "e")
+
+
+def saved_editor(folder):
+    ed = Editor(EditorConfig(attr="smile", goal=1.0, kind="dh"), (16, 8, 8), torch.tensor([750, 500]))
+    return save_editor(ed, folder)
+
+
+@pytest.mark.parametrize("damage, match", [
+    ("{not json", r"config\.json is not valid JSON \(Expecting property name"),
+    ('{"config": {"attr": "smile"}}', r"config\.json is not an editor config as save_editor writes it .*KeyError: 'h_shape'"),
+    ('{"config": {"colour": 1}, "h_shape": [16, 8, 8], "timesteps": [500]}', r"config\.json is not an editor config .*TypeError"),
+])
+def test_load_editor_names_a_corrupt_config(tmp_path, damage, match):
+    folder = saved_editor(tmp_path / "e")
+    (folder / "config.json").write_text(damage)
+    with pytest.raises(ValueError, match=match) as err:
+        load_editor(None, None, folder=folder)
+    assert str(folder / "config.json") in str(err.value)
+
+
+@pytest.mark.parametrize("keep", [5, 200])  # inside the 8-byte header length; inside the tensors' data
+def test_load_editor_names_a_truncated_weights_file(tmp_path, keep):
+    folder = saved_editor(tmp_path / "e")
+    weights = folder / "editor.safetensors"
+    weights.write_bytes(weights.read_bytes()[:keep])
+    with pytest.raises(ValueError, match=r"editor\.safetensors is not a readable safetensors file \(SafetensorError") as err:
+        load_editor(None, None, folder=folder)
+    assert str(weights) in str(err.value) and "truncated or corrupt" in str(err.value)
+
+
+def test_load_editor_names_weights_of_another_editor(tmp_path):
+    folder = saved_editor(tmp_path / "e")
+    other = Editor(EditorConfig(attr="smile", goal=1.0, kind="f", temb_dim=8), (16, 8, 8), torch.tensor([500]))
+    save_editor(other, tmp_path / "f")
+    (folder / "editor.safetensors").write_bytes((tmp_path / "f" / "editor.safetensors").read_bytes())
+    with pytest.raises(ValueError, match=r"editor\.safetensors does not match .*config\.json \(kind 'dh'"):
+        load_editor(None, None, folder=folder)

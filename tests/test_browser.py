@@ -6,89 +6,29 @@ playwright with `executable_path`: no browser is downloaded), moves the strength
 keyboard, and checks that the edited image's PNG bytes changed and that the probe's smile reading
 moved towards a smile (the notebook opens the smile editor on a frowning face). A screenshot is
 saved to `artifacts/browser/` (git-ignored), on failure too. Skipped only when chromium is absent.
+The server and browser helpers are `benchmarks/voila_page.py`'s, shared with the latency benchmark.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from voila_page import CHROMIUM, TOKEN, browser_page, free_port, serve, voila_argv
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "08_widget_editor.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = shutil.which("chromium")
-TOKEN = "latentlab-browser-test"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PRESSES = 10  # ArrowRight presses: strength 0.5 -> 1.5 (slider step 0.1)
+# Run All fits every method notebook 08 measures (128 trajectories, a Jacobian, pullbacks): about a minute
+# on an idle 2-core machine, several on a loaded one
+RUN_ALL_MS = 900_000
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_server(port: int, proc: subprocess.Popen, log: Path, url: str | None = None, timeout: float = 90.0) -> None:
-    """Until the port accepts connections (and `url`, if given, answers). Voilà's page is not used as the
-    probe: each request of it starts a kernel and runs the notebook."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if url is None:
-                socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            else:
-                urllib.request.urlopen(url, timeout=5).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"port {port} did not answer after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-@contextmanager
-def serve(argv: list[str], tmp: Path, port: int, ready_url: str | None = None):
-    """Run a server we started (its own process group) and stop exactly that group afterwards."""
-    env = os.environ | {
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(tmp / "config"),
-    }
-    # the news toast would cover the notebook: no fetching of news
-    notify = tmp / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notify.parent.mkdir(parents=True, exist_ok=True)
-    notify.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    log = tmp / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(argv, cwd=tmp / "root", env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_for_server(port, proc, log, ready_url)
-        yield log
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the group of the server we started: it and its kernels
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 
 @pytest.fixture
@@ -96,23 +36,6 @@ def root(tmp_path: Path) -> Path:
     (tmp_path / "root").mkdir()
     shutil.copy(NOTEBOOK, tmp_path / "root" / NOTEBOOK.name)  # checkpoints and kernels stay out of the repo
     return tmp_path
-
-
-@contextmanager
-def browser_page(name: str):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            yield page
-        finally:
-            try:
-                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-            finally:
-                browser.close()
 
 
 def png_of(page, selector: str) -> tuple[str, bytes]:
@@ -163,8 +86,8 @@ def run_all_cells(page, url: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
-        timeout=300_000)
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+        ".every(p => /\\[\\d+\\]/.test(p.textContent))", timeout=RUN_ALL_MS)
     page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
                            timeout=300_000)
 
@@ -174,7 +97,8 @@ def test_jupyterlab_run_all_then_keyboard(root: Path):
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'root'}", "--allow-root",
             "--ServerApp.open_browser=False", "--LabApp.news_url=None"]
-    with serve(argv, root, port, f"http://127.0.0.1:{port}/api/status?token={TOKEN}"), browser_page("jupyterlab") as page:
+    with serve(argv, root, port, f"http://127.0.0.1:{port}/api/status?token={TOKEN}"), \
+            browser_page(ARTIFACTS / "jupyterlab.png") as page:
         run_all_cells(page, f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
         page.wait_for_selector(".ll-editor .ll-strength .noUi-handle", timeout=120_000)
         move_strength_and_check(page)
@@ -182,9 +106,7 @@ def test_jupyterlab_run_all_then_keyboard(root: Path):
 
 def test_voila_without_run_all(root: Path):
     port = free_port()
-    argv = [sys.executable, "-m", "voila", NOTEBOOK.name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            f"--token={TOKEN}"]
-    with serve(argv, root, port), browser_page("voila") as page:
+    with serve(voila_argv(NOTEBOOK.name, port), root, port), browser_page(ARTIFACTS / "voila.png") as page:
         page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}", timeout=300_000)
         page.wait_for_selector(".ll-editor .ll-strength .noUi-handle", timeout=300_000)
         move_strength_and_check(page)

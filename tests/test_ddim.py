@@ -5,6 +5,7 @@ import torch
 from diffusers import DDIMPipeline, DDIMScheduler
 
 import latentlab as ll
+from latentlab.ddim import eps_from_output
 from helpers import gen
 
 
@@ -232,3 +233,61 @@ def test_unet_passes_per_step(model):
             assert len(calls) == expected, kwargs
     finally:
         handle.remove()
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+@pytest.mark.parametrize("clip_sample", [False, True])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_ddim_step_equals_diffusers_step(model, eta, clip_sample, prediction_type):
+    """One ddim_step against diffusers' DDIMScheduler.step, called directly on the same model output,
+    state and generator, at every step of a grid (the last one steps to final_alpha_cumprod)."""
+    model.scheduler = DDIMScheduler(clip_sample=clip_sample, prediction_type=prediction_type)
+    ref = DDIMScheduler.from_config(model.scheduler.config)
+    ref.set_timesteps(5)
+    x = torch.randn(2, 3, 16, 16, generator=gen(1)) * 2
+    for i, t in enumerate(ref.timesteps.tolist()):
+        out = torch.randn(2, 3, 16, 16, generator=gen(10 + i))
+        expected = ref.step(out, t, x, eta=eta, generator=gen(20 + i))
+        eps = eps_from_output(model, out, x, t)
+        ours, x0 = ll.ddim_step(model, x, t, t - 1000 // 5, eps, eta=eta, generator=gen(20 + i))
+        # v_prediction: diffusers forms x_0 from v directly, we go through eps (float32 rounding apart)
+        torch.testing.assert_close(ours, expected.prev_sample, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(x0, expected.pred_original_sample, rtol=1e-4, atol=1e-4)
+        x = expected.prev_sample
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_ddim_step_clip_argument_overrides_config(model, clip):
+    """clip=True / False steps as diffusers does with clip_sample True / False, whatever the model's config."""
+    model.scheduler = DDIMScheduler(clip_sample=not clip)
+    ref = DDIMScheduler(clip_sample=clip)
+    ref.set_timesteps(4)
+    x, eps = torch.randn(1, 3, 16, 16, generator=gen(2)) * 3, torch.randn(1, 3, 16, 16, generator=gen(3))
+    t = int(ref.timesteps[0])
+    ours, _ = ll.ddim_step(model, x, t, t - 250, eps, clip=clip)
+    torch.testing.assert_close(ours, ref.step(eps, t, x).prev_sample, rtol=1e-5, atol=1e-5)
+
+
+def test_ddim_step_asymmetric_uses_eps_edit_in_P_t_only(model):
+    """Asyrp's Eq. 4: P_t from eps_edit, D_t from eps (built here from P_t and D_t by hand)."""
+    model.scheduler = DDIMScheduler(clip_sample=False)
+    x, eps, eps_edit = (torch.randn(1, 3, 16, 16, generator=gen(s)) for s in (4, 5, 6))
+    a_t, a_prev = model.scheduler.alphas_cumprod[600], model.scheduler.alphas_cumprod[400]
+    ours, x0 = ll.ddim_step(model, x, 600, 400, eps, eps_edit)
+    expected = a_prev.sqrt() * (x - (1 - a_t).sqrt() * eps_edit) / a_t.sqrt() + (1 - a_prev).sqrt() * eps
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x0, (x - (1 - a_t).sqrt() * eps_edit) / a_t.sqrt())
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(t=1000), "t must be an int timestep below 1000"),
+    (dict(t_prev=500.0), "t_prev must be an int timestep below 1000"),
+    (dict(eps=torch.zeros(3, 16, 16)), r"eps must have x_t's shape \(1, 3, 16, 16\), got \(3, 16, 16\)"),
+    (dict(eps_edit=torch.zeros(1, 3, 8, 8)), r"eps_edit must have x_t's shape"),
+    (dict(eta=-1.0), "eta must be a finite number >= 0"),
+    (dict(clip=1), "clip must be None"),
+])
+def test_ddim_step_bad_input(model, kwargs, match):
+    args = dict(x_t=torch.zeros(1, 3, 16, 16), t=500, t_prev=250, eps=torch.zeros(1, 3, 16, 16)) | kwargs
+    with pytest.raises(ValueError, match=match):
+        ll.ddim_step(model, **args)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import latentlab as ll
-from latentlab import exercises as ex
-from latentlab.geometry import SVD
+from latentlab.course import exercises as ex
+
 from helpers import LinearProbe, gen
 
 
@@ -55,8 +55,8 @@ def test_topk_svd():
     swapped = ll.topk_svd(lambda v: M.T @ v, lambda u: M @ u, (6,), k=2, dtype=torch.float64)
     hint(ex.check_topk_svd(M, swapped), "swapped")
     hint(ex.check_topk_svd(M, (svd, {})), "return_info")
-    hint(ex.check_topk_svd(M, SVD(svd.U, 2 * svd.S, svd.V)), "dense SVD")
-    hint(ex.check_topk_svd(M, SVD(svd.U, svd.S, svd.V.T)), "one direction per row")
+    hint(ex.check_topk_svd(M, ll.SVD(svd.U, 2 * svd.S, svd.V)), "dense SVD")
+    hint(ex.check_topk_svd(M, ll.SVD(svd.U, svd.S, svd.V.T)), "one direction per row")
 
 
 def test_kernel_direction():
@@ -136,8 +136,8 @@ def test_glasses_t_edit(model):
     dh = 4 * torch.randn(model.h_shape, generator=gen(5))
     editor = lambda t, h: dh.expand_as(h)  # noqa: E731
     base = ll.ddim_sample(model, x_T, 10, progress=False)
-    largest = {t: (ll.ddim_sample(model, x_T, 10, dh=editor, t_edit=t, progress=False) - base).flatten(1).norm(dim=1).max()
-               for t in (0, 200, 400, 600, 800)}  # the largest change of a face, by t_edit
+    edited = {t: ll.ddim_sample(model, x_T, 10, dh=editor, t_edit=t, progress=False) for t in (0, 200, 400, 600, 800)}
+    largest = {t: (x - base).flatten(1).norm(dim=1).max() for t, x in edited.items()}  # a face's largest change
     tried = 0
     for t_true in (600, 800):  # a threshold that makes every t_edit >= t_true add nothing, and the rest add some
         above, below = max(largest[t] for t in largest if t >= t_true), min(largest[t] for t in largest if t < t_true)
@@ -228,7 +228,7 @@ def test_supervised_direction():
 def _svd(k=3, h_shape=(4, 2), x_shape=(3, 2, 2), seed=10):
     U = torch.linalg.qr(torch.randn(math.prod(h_shape), k, generator=gen(seed), dtype=torch.float64))[0].T
     V = torch.linalg.qr(torch.randn(math.prod(x_shape), k, generator=gen(seed + 1), dtype=torch.float64))[0].T
-    return SVD(U.reshape(k, *h_shape), torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64), V.reshape(k, *x_shape))
+    return ll.SVD(U.reshape(k, *h_shape), torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64), V.reshape(k, *x_shape))
 
 
 def test_transport():
@@ -250,7 +250,7 @@ def test_transport_meaning():
     Jv = (svd.S.numpy() * (svd.V.flatten(1).numpy() @ v.flatten().numpy())) @ svd.U.flatten(1).numpy()
     cos = float(u.flatten().numpy() @ Jv / np.linalg.norm(Jv) / np.linalg.norm(u.numpy()))
     right(ex.check_transport_meaning(u, svd, v, cos, cos >= 0.7))
-    right(ex.check_transport_meaning(u, svd, v, cos + 0.02, np.bool_(cos >= 0.7)))  # a finite difference is close enough
+    right(ex.check_transport_meaning(u, svd, v, cos + 0.02, np.bool_(cos >= 0.7)))  # a finite difference is near enough
     hint(ex.check_transport_meaning(u, svd, v, None, None), "Fill in")
     hint(ex.check_transport_meaning(u, svd, v, cos, not cos >= 0.7), "keeps_meaning should be")
     hint(ex.check_transport_meaning(u, svd, v, cos, "yes"), "True or False")
@@ -313,11 +313,12 @@ def _calls(model):
             model, ((1 - (ac := model.scheduler.alphas_cumprod[ll.ddim_timesteps(model, 50)])) / ac).sqrt(), a),
         "asymmetric": lambda a: ex.check_asymmetric_step(model, x, 500, torch.zeros(model.h_shape), a),
         "asymmetric dh": lambda a: ex.check_asymmetric_step(model, x, 500, a, x),
-        "glasses": lambda a: ex.check_glasses_t_edit(model, x, a, editor=f, probe=lambda x: {"glasses": x.mean((1, 2, 3))}),
+        "glasses": lambda a: ex.check_glasses_t_edit(model, x, a, editor=f,
+                                                     probe=lambda x: {"glasses": x.mean((1, 2, 3))}),
         "mix": lambda a: ex.check_editor_mix(f, f, a),
         "dependence": lambda a: ex.check_editor_dependence(f, f, torch.randn(2, 4, 2, 2), 500, a, 1.0),
         "pca": lambda a: ex.check_pca_direction(torch.randn(10, 2, 2), a, 0.5),
-        "pca explained": lambda a: ex.check_pca_direction(torch.eye(4)[:, :, None], torch.tensor([[1.0], [0], [0], [0]]), a),
+        "pca explained": lambda a: ex.check_pca_direction(torch.eye(4)[:, :, None], torch.eye(4)[0, :, None], a),
         "supervised": lambda a: ex.check_supervised_direction(torch.randn(10, 2), torch.rand(10), a),
         "transport": lambda a: ex.check_transport(u, svd, a),
         "transport svd": lambda a: ex.check_transport(u, a, torch.zeros(3, 2, 2)),
@@ -346,10 +347,11 @@ def test_wrong_call_gets_a_hint():
 @pytest.fixture(scope="module")
 def smile_editor():
     """The notebook's editor (the shipped smile editor needs the bundled model's h), at 10 steps."""
-    from latentlab.widgets import Editor
+    from latentlab.course.widget import EditWidget
 
-    ed = Editor(ll.load_model(), probe=ll.load_probe(), seed=1, steps=10, preview_steps=0, threaded=False,
-                method="Asyrp f", target="smile -> +1", strength=0.5)
+    ed = EditWidget(ll.load_model(), probe=ll.load_probe(), seed=1, steps=10, preview_steps=0, method="Asyrp f",
+                    target="smile -> +1", strength=0.5)
+    assert ed.wait()
     yield ed
     ed.close()
 
@@ -357,8 +359,10 @@ def smile_editor():
 def test_strength_reading(smile_editor):
     ed = smile_editor
     ed.strength.value = 0.5
+    assert ed.wait()
     stale = ed.readings_after["smile"] - ed.readings_before["smile"]
     ed.strength.value = 1.5
+    assert ed.wait()
     change = ed.readings_after["smile"] - ed.readings_before["smile"]
     assert abs(change - stale) > 0.1  # the stale answer is a different number
     right(ex.check_strength_reading(ed, change))
@@ -368,6 +372,7 @@ def test_strength_reading(smile_editor):
     hint(ex.check_strength_reading(ed, change / 2), "fraction")
     hint(ex.check_strength_reading(ed, stale), "editor.wait()")
     ed.strength.value = 0.5
+    assert ed.wait()
     hint(ex.check_strength_reading(ed, stale), "editor.strength.value = 1.5")
     hint(ex.check_strength_reading(None, change), "pass the notebook's `editor`")
 
@@ -435,11 +440,12 @@ def test_additivity(model):
 def test_widget_checks_turn_bad_input_into_hints(model, smile_editor):
     x_T, editor, _ = _tiny_world(model)
     probe = LinearProbe(size=model.sample_shape[-1])
+    tiny = dict(editor=editor, probe=probe, strengths=GRID8, steps=4)
     calls = {
         "strength": lambda v: ex.check_strength_reading(smile_editor, v),
-        "glasses c_off": lambda v: ex.check_glasses_off(model, x_T, v, 0.1, editor=editor, probe=probe, strengths=GRID8, steps=4),
-        "glasses smile_kept": lambda v: ex.check_glasses_off(model, x_T, 1.0, v, editor=editor, probe=probe, strengths=GRID8, steps=4),
-        "glasses x_T": lambda v: ex.check_glasses_off(model, v, 1.0, 0.1, editor=editor, probe=probe, strengths=GRID8, steps=4),
+        "glasses c_off": lambda v: ex.check_glasses_off(model, x_T, v, 0.1, **tiny),
+        "glasses smile_kept": lambda v: ex.check_glasses_off(model, x_T, 1.0, v, **tiny),
+        "glasses x_T": lambda v: ex.check_glasses_off(model, v, 1.0, 0.1, **tiny),
         "additivity": lambda v: ex.check_additivity(model, x_T, v, edits=(editor, editor), probe=probe, steps=4),
     }
     for name, call in calls.items():
@@ -505,7 +511,8 @@ def test_checkpoint_folder(tmp_path):
     hint(ex.check_checkpoint_folder(small, folder, loaded, RuntimeError("boom")), "not the refusal")
     hint(ex.check_checkpoint_folder(small, tmp_path / "nope", loaded, refused.value), "exists")
     for bad in BAD:  # bad input to any slot: a hint, never a traceback
-        for fb in (ex.check_h_scaling(bad, (32, 4, 4), 32), ex.check_pullback_cost(1.0, {"iterations": 1, "products": 6}, bad, 1.0),
+        for fb in (ex.check_h_scaling(bad, (32, 4, 4), 32),
+                   ex.check_pullback_cost(1.0, {"iterations": 1, "products": 6}, bad, 1.0),
                    ex.check_checkpoint_folder(small, folder, bad, refused.value)):
             assert isinstance(fb, ex.Feedback) and not fb.ok and len(fb.message) > 20, (bad, fb)
             assert "\n" not in fb.message and fb.message.count(". ") <= 3, (bad, fb)
@@ -539,7 +546,8 @@ def test_ex10_bootstrap_interval():
     spread = np.quantile(x, [0.025, 0.975])  # quantiles of the faces, not of the mean
     assert "much wider" in ex.check_bootstrap_interval(s, "hair_color", "good", x.mean(), *spread).message
     se = x.std(ddof=1) / len(x) ** 0.5
-    assert "narrower" in ex.check_bootstrap_interval(s, "hair_color", "good", x.mean(), x.mean() - se, x.mean() + se).message
+    one_se = (x.mean() - se, x.mean() + se)
+    assert "narrower" in ex.check_bootstrap_interval(s, "hair_color", "good", x.mean(), *one_se).message
     assert "pandas DataFrame" in ex.check_bootstrap_interval([1, 2], "hair_color", "good", 0.1, 0, 1).message
     assert "one number" in ex.check_bootstrap_interval(s, "hair_color", "good", [1.0, 2.0], 0, 1).message
 

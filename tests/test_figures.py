@@ -1,12 +1,11 @@
-"""`latentlab.figures` writes every file it lists, for any model (here a tiny random U-Net, which the
+"""`latentlab.course.figures` writes every file it lists, for any model (here a tiny random U-Net, which the
 shipped editors do not fit), and skips the comparison with a note while no results are shipped."""
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
 
-import latentlab as ll
-from latentlab import compare, figures
+from latentlab import compare
+from latentlab.course import figures
 
 
 def test_write_figures_on_the_tiny_model(tmp_path, model, capsys):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import latentlab as ll
-from latentlab.geometry import pullback
+from latentlab.jacobians import pullback
 from latentlab.hosvd import (
     best_ranks, empirical_p, energy_table, flattened_energy, hosvd, hosvd_energies,
     jacobian_gain, jacobian_tensor, mode_spectra, own_patch_share, profile_shape, random_directions,

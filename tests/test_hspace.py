@@ -4,7 +4,7 @@ import torch
 from diffusers import UNet2DModel
 
 import latentlab as ll
-from latentlab.hspace import _eps
+from latentlab.hspace import eps_of_batch
 from helpers import gen
 
 
@@ -105,7 +105,7 @@ def test_hooks_removed_after_an_exception(model):
         raise RuntimeError("inside the hook")
 
     with pytest.raises(RuntimeError, match="inside the hook"):
-        _eps(model, torch.zeros(1, 3, 16, 16), torch.tensor([5]), boom)
+        eps_of_batch(model, torch.zeros(1, 3, 16, 16), torch.tensor([5]), boom)
     with pytest.raises(ValueError):
         ll.h_of(model, torch.zeros(1, 3, 16, 16), 5000)
     ll.h_of(model, torch.zeros(1, 3, 16, 16), 5)
@@ -121,7 +121,7 @@ def test_forward_ad_matches_finite_differences(conditional):
     x = torch.randn(1, 3, 16, 16, generator=gen(4), dtype=torch.float64)
     v = torch.randn(1, 3, 16, 16, generator=gen(5), dtype=torch.float64)
     t = torch.tensor([250])
-    f = lambda x: _eps(model, x, t)  # noqa: E731
+    f = lambda x: eps_of_batch(model, x, t)  # noqa: E731
     with ll.forward_ad(model):
         _, jv = torch.func.jvp(f, (x,), (v,))
     eps = 1e-5

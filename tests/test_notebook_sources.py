@@ -6,7 +6,7 @@ import jupytext
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SOURCES = sorted(p for p in NOTEBOOKS.rglob("[0-9][0-9]_*.py"))
+SOURCES = sorted(p for p in NOTEBOOKS.rglob("[0-9][0-9]_*.py") if ".ipynb_checkpoints" not in p.parts)
 
 
 def _cells(nb) -> list[tuple[str, str]]:
@@ -15,7 +15,7 @@ def _cells(nb) -> list[tuple[str, str]]:
 
 def test_every_notebook_has_a_source_and_the_reverse():
     assert SOURCES, f"no notebook sources in {NOTEBOOKS}"
-    ipynbs = sorted(NOTEBOOKS.rglob("[0-9][0-9]_*.ipynb"))
+    ipynbs = sorted(p for p in NOTEBOOKS.rglob("[0-9][0-9]_*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     assert [p.with_suffix("") for p in ipynbs] == [p.with_suffix("") for p in SOURCES]
 
 

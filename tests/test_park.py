@@ -72,7 +72,7 @@ def test_bad_input(model, call, match):
 
 
 def test_linearity_error_with_an_exact_jv_has_no_difference_floor(model):
-    from latentlab.geometry import jacobian_products
+    from latentlab.jacobians import jacobian_products
     x_t, v = torch.randn(3, 16, 16, generator=gen(13)), torch.randn(3, 16, 16, generator=gen(14))
     jvp, _, _ = jacobian_products(model, x_t, 500)
     f = lambda z: ll.h_of(model, z, 500)

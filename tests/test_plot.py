@@ -9,7 +9,7 @@ import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import latentlab as ll  # noqa: E402
-from latentlab.plot import show_channels, show_ks, show_unet, unet_layout  # noqa: E402
+from latentlab.course.plot import show_channels, show_ks, show_unet, unet_layout  # noqa: E402
 
 
 def traced_shapes(model):
@@ -123,7 +123,8 @@ def test_show_channels_picks_the_most_varying_channels():
 
 def test_show_comparison_orders_methods_by_change_and_checks_its_input():
     import pandas as pd
-    from latentlab.plot import show_comparison
+
+    from latentlab.course.plot import show_comparison
     iv = pd.DataFrame({"attr": ["smile"] * 3 + ["glasses"] * 3, "method": ["a", "b", "random"] * 2,
                        "change": [0.5, -0.2, 0.0, 0.1, 0.3, 0.0], "lo": [0.4, -0.3, -0.1, 0.0, 0.2, -0.1],
                        "hi": [0.6, -0.1, 0.1, 0.2, 0.4, 0.1]})

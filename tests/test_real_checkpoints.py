@@ -14,7 +14,7 @@ from diffusers import DDIMScheduler, PNDMScheduler, UNet2DConditionModel, UNet2D
 import latentlab as ll
 from helpers import LinearProbe, gen
 from latentlab.architectures import ARCHITECTURES, architecture_config, random_model, write_pipeline
-from latentlab.hspace import _h
+from latentlab.hspace import h_of_batch
 from latentlab.model import latents_of, pixels_of
 
 CELEBA = dict(name="celebahq-256", width=16)  # 256 px, 6 levels, attention at 16 px: h 32 x 8 x 8 here
@@ -48,7 +48,7 @@ def test_full_size_h_shape(name, cls, h_shape, params):
     with torch.device("meta"):
         model = ll.Model(cls(**architecture_config(name)), DDIMScheduler())
         x = torch.zeros(1, *model.sample_shape)
-        h = _h(model, x, torch.tensor([500]))
+        h = h_of_batch(model, x, torch.tensor([500]))
     assert model.h_shape == h_shape and tuple(h.shape) == (1, *h_shape)
     assert sum(p.numel() for p in model.unet.parameters()) == pytest.approx(params, rel=1e-4)
     assert model.sample_shape == ((3, 256, 256) if name == "celebahq-256" else (4, 64, 64))
@@ -163,7 +163,7 @@ def test_jacobians_satisfy_their_definition(arch):
     t = torch.tensor([600])
     svd = ll.pullback(model, x, 600, k=2, tol=1e-5)
     with ll.forward_ad(model):
-        jv = torch.func.jvp(lambda z: _h(model, z[None], t)[0], (x,), (svd.V[0],))[1]
+        jv = torch.func.jvp(lambda z: h_of_batch(model, z[None], t)[0], (x,), (svd.V[0],))[1]
     torch.testing.assert_close(jv, svd.S[0] * svd.U[0], rtol=0, atol=2e-3 * svd.S[0].item())
     ej = ll.eps_jacobian(model, x, 600, k=1, tol=1e-5)
     with ll.forward_ad(model):

@@ -17,7 +17,7 @@ import torch
 
 import latentlab as ll
 from latentlab.asyrp import EditorConfig
-from latentlab.geometry import pullback_spectra
+from latentlab.jacobians import pullback_spectra
 from latentlab.scale import all_mean_, gather, gather_object, map_samples, shard, shard_bounds, world
 
 N_PCA, N_PULLBACK = 7, 3  # 7 over 2 processes: unequal shares (4 + 3), the harder case
@@ -59,8 +59,8 @@ def _comparison(model, probe, gen) -> torch.Tensor:
                "2d": lambda attr, goal: {"+2d": edit(2.0)}}
     xc = torch.randn(5, *model.sample_shape, generator=gen(6), dtype=torch.float64)
     xt = torch.randn(7, *model.sample_shape, generator=gen(7), dtype=torch.float64)
-    df = compare_methods(model, methods, {"hair_color": 1.0}, xc, xt, pixel_budget=0.05, steps=2, probe=probe,
-                         progress=False)
+    df = compare_methods(model, {"hair_color": 1.0}, xc, xt, methods=[], extra=methods, pixel_budget=0.05, steps=2,
+                         probe=probe, progress=False)
     return torch.tensor(df[["c", "change", "pixel_change", "manifold_after"]].to_numpy(dtype="float64"))
 
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -24,8 +24,8 @@ import math
 
 import torch
 
-from latentlab import exercises as ex
-from latentlab.geometry import topk_svd
+import latentlab as ll
+from latentlab.course import exercises as ex
 
 
 def psi(q):  # the map R^3 -> R^2 of the notebook
@@ -64,7 +64,7 @@ ex.check_svd_by_hand(A, S, v1)
 # %%
 M = torch.randn(6, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 
-svd_M = topk_svd(lambda v: M @ v, lambda u: M.T @ u, (4,), k=2, dtype=torch.float64)
+svd_M = ll.topk_svd(lambda v: M @ v, lambda u: M.T @ u, (4,), k=2, dtype=torch.float64)
 
 # %%
 ex.check_topk_svd(M, svd_M)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,7 +23,7 @@
 import torch
 
 import latentlab as ll
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 torch.set_num_threads(1)
 model = ll.load_model()

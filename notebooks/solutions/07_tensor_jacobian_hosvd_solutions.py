@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -26,7 +26,7 @@ import math
 
 import torch
 
-from latentlab import exercises as ex
+from latentlab.course import exercises as ex
 
 # %% [markdown]
 # ### Exercise 1: a truncated HOSVD by hand
@@ -38,10 +38,10 @@ from latentlab import exercises as ex
 
 # %%
 g = torch.Generator().manual_seed(71)
-a, b = (torch.randn(n, generator=g, dtype=torch.float64) for n in (4, 4))
-T = (torch.einsum("i,j,k->ijk", a, torch.randn(5, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
-     + 0.5 * torch.einsum("i,j,k->ijk", b, torch.randn(5, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
-     + 0.3 * torch.randn(4, 5, 6, generator=g, dtype=torch.float64))
+draw = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # in the notebook's order
+a, b = draw(4), draw(4)
+T = (torch.einsum("i,j,k->ijk", a, draw(5), draw(6)) + 0.5 * torch.einsum("i,j,k->ijk", b, draw(5), draw(6))
+     + 0.3 * draw(4, 5, 6))
 
 factors = [torch.linalg.svd(T.movedim(n, 0).reshape(T.shape[n], -1), full_matrices=False).U[:, :2] for n in range(3)]
 core = torch.einsum("ijk,ia,jb,kc->abc", T, *factors)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,12 +23,14 @@
 import torch
 
 import latentlab as ll
-from latentlab import exercises as ex
-from latentlab.widgets import Edit, Editor
+from latentlab.course import exercises as ex
+from latentlab.course.widget import EditWidget
+from latentlab.session import Edit
 
 torch.set_num_threads(1)
 model, probe = ll.load_model(), ll.load_probe()
-editor = Editor(model, probe=probe, seed=1, method="Asyrp f", target="smile -> +1", strength=0.5)
+editor = EditWidget(model, probe=probe, seed=1, method="Asyrp f", target="smile -> +1", strength=0.5)
+session = editor.session  # the computing behind the widget
 
 # %% [markdown]
 # ### Exercise 1: set the strength from Python
@@ -52,12 +54,12 @@ ex.check_strength_reading(editor, smile_change)
 # The sweep showed the smile editors removing the glasses at large strengths. On the grid `GRID` below,
 # find `c_off`, the smallest strength at which the edited face's glasses reading falls below 0.5, and
 # `smile_kept`, the smile reading at the strength just below `c_off` (the most smile this editor gives
-# this face with the glasses kept). `editor.sweep([Edit("Asyrp f", "smile -> +1", 0, c) for c in GRID])`
+# this face with the glasses kept). `session.sweep([Edit("Asyrp f", "smile -> +1", c) for c in GRID])`
 # makes the images in one call; `probe(images)` reads them.
 
 # %%
 GRID = tuple(0.25 * i for i in range(1, 13))  # 0.25, 0.5, ..., 3.0
-r = probe(editor.sweep([Edit("Asyrp f", "smile -> +1", 0, c) for c in GRID]))
+r = probe(session.sweep([Edit("Asyrp f", "smile -> +1", c) for c in GRID]))
 i = next(j for j, g in enumerate(r["glasses"].tolist()) if g < 0.5)
 c_off, smile_kept = GRID[i], r["smile"][i - 1].item()
 print(f"glasses off from c = {c_off:g}; smile at c = {GRID[i - 1]:g}: {smile_kept:+.2f}")
@@ -68,17 +70,17 @@ ex.check_glasses_off(model, editor.x_T, c_off, smile_kept)
 # %% [markdown]
 # ### Exercise 3: are two edits additive?
 #
-# Edit A is the smile editor at c = 1 (`Edit("Asyrp f", "smile -> +1", 0, 1.0)`), edit B the
-# glasses-removing editor at c = 1 (`Edit("Asyrp f", "glasses -> 0", 0, 1.0)`). Make the face edited
-# by A alone, by B alone, and by both together (`editor.render(A, B)` adds their dh in h, as the
+# Edit A is the smile editor at c = 1 (`Edit("Asyrp f", "smile -> +1", 1.0)`), edit B the
+# glasses-removing editor at c = 1 (`Edit("Asyrp f", "glasses -> 0", 1.0)`). Make the face edited
+# by A alone, by B alone, and by both together (`session.render(A, B)` adds their dh in h, as the
 # widget's "add to combination" does), read all three and the original with `probe`, and give
 # `error = ll.additivity_error(delta_a, delta_b, delta_ab)`, where each delta is the dict of changes
 # (edited minus original, one-element tensors). 0 means the two edits add exactly.
 
 # %%
-A, B = Edit("Asyrp f", "smile -> +1", 0, 1.0), Edit("Asyrp f", "glasses -> 0", 0, 1.0)
-x_a, x_b = editor.sweep([A, B])
-r = probe(torch.stack([editor.x0, x_a, x_b, editor.render(A, B)]))
+A, B = Edit("Asyrp f", "smile -> +1", 1.0), Edit("Asyrp f", "glasses -> 0", 1.0)
+x_a, x_b = session.sweep([A, B])
+r = probe(torch.stack([editor.x0, x_a, x_b, session.render(A, B)]))
 delta_a, delta_b, delta_ab = ({k: v[i:i + 1] - v[:1] for k, v in r.items()} for i in (1, 2, 3))
 error = ll.additivity_error(delta_a, delta_b, delta_ab)
 print(f"additivity error: {error:.2f}")

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -21,8 +21,9 @@
 # %%
 import numpy as np
 from scipy.stats import spearmanr, wilcoxon
-from latentlab import exercises as ex
+
 from latentlab.compare import shipped_results
+from latentlab.course import exercises as ex
 
 runs = {seed: shipped_results(seed) for seed in (0, 1)}
 table, samples = runs[0]

@@ -1,4 +1,4 @@
-"""The course's key pictures at slide resolution: `python -m latentlab.figures OUT_DIR`.
+"""The course's key pictures at slide resolution: `python -m latentlab.course.figures OUT_DIR`.
 
 Writes each figure as PNG (200 dpi) and SVG: the pushforward of a circle to an ellipse with U, S, V
 (notebook 01); the U-Net drawn from the model's own config with h marked (02); a pullback's singular
@@ -24,46 +24,44 @@ import torch
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from .ddim import ddim_sample, ddim_timesteps
-from .geometry import pullback
-from .hspace import h_of
-from .model import Model, load_model
-from . import plot
+import latentlab as ll
+from latentlab import compare, stats
+from latentlab.course import plot
 
 __all__ = ["FIGURES", "write_figures", "main"]
 
 STEPS = 20  # DDIM steps of every sampled figure: the notebooks' choice, a few seconds per run on a CPU
 
 
-def _noise(model: Model, n: int, seed: int) -> torch.Tensor:
+def _noise(model: ll.Model, n: int, seed: int) -> torch.Tensor:
     return torch.randn(n, *model.sample_shape, generator=torch.Generator().manual_seed(seed))
 
 
-def _near(model: Model, fraction: float) -> int:
+def _near(model: ll.Model, fraction: float) -> int:
     """The timestep of the STEPS grid nearest `fraction * T` (0.6 T: Park et al.'s t_edit for faces)."""
-    grid = ddim_timesteps(model, STEPS).tolist()
+    grid = ll.ddim_timesteps(model, STEPS).tolist()
     return min(grid, key=lambda t: abs(t - fraction * model.num_train_timesteps))
 
 
-def pushforward_figure(model: Model, seed: int = 0) -> Figure:
+def pushforward_figure(model: ll.Model, seed: int = 0) -> Figure:
     """Notebook 01's map phi(x, y) = (x + 0.3 sin y, y + 0.3 x^2) at p = (0.8, 0.5)."""
     phi = lambda q: torch.stack([q[0] + 0.3 * torch.sin(q[1]), q[1] + 0.3 * q[0] ** 2])  # noqa: E731
     return plot.show_pushforward(phi, torch.tensor([0.8, 0.5]))
 
 
-def unet_figure(model: Model, seed: int = 0) -> Figure:
+def unet_figure(model: ll.Model, seed: int = 0) -> Figure:
     return plot.show_unet(model.unet)
 
 
-def pullback_figure(model: Model, seed: int = 0, alpha: float = 2.0) -> Figure:
+def pullback_figure(model: ll.Model, seed: int = 0, alpha: float = 2.0) -> Figure:
     """One sample's x_t at 0.6 T, the top 3 v_i of dh/dx_t, and x_0 after x_t -/+ alpha v_i (Park et al.)."""
     t = _near(model, 0.6)
-    grid = ddim_timesteps(model, STEPS).tolist()
-    _, trajectory = ddim_sample(model, _noise(model, 1, seed), STEPS, return_trajectory=True, progress=False)
+    grid = ll.ddim_timesteps(model, STEPS).tolist()
+    _, trajectory = ll.ddim_sample(model, _noise(model, 1, seed), STEPS, return_trajectory=True, progress=False)
     x_t = trajectory[grid.index(t)][0]
-    svd = pullback(model, x_t, t, k=3, seed=seed)
+    svd = ll.pullback(model, x_t, t, k=3, seed=seed)
     starts = torch.stack([x_t + s * alpha * v for v in svd.V for s in (-1, 1)] + [x_t])
-    x0 = ddim_sample(model, starts, STEPS, t_start=t, progress=False)
+    x0 = ll.ddim_sample(model, starts, STEPS, t_start=t, progress=False)
     rows = {}
     for i, v in enumerate(svd.V):
         picture = v / v.abs().max()  # a direction, stretched to [-1, 1] to be seen
@@ -75,30 +73,28 @@ def pullback_figure(model: Model, seed: int = 0, alpha: float = 2.0) -> Figure:
     return fig
 
 
-def _edits(model: Model) -> list[tuple[str, Callable, int]]:
+def _edits(model: ll.Model) -> list[tuple[str, Callable, int]]:
     """(label, dh, t_edit): the shipped editors where they fit the model, else a random h-direction."""
-    from .asyrp import load_editor
-
-    editors = [load_editor("smile", 1.0), load_editor("glasses", 1.0)]
+    editors = [ll.load_editor("smile", 1.0), ll.load_editor("glasses", 1.0)]
     if all(tuple(e.h_shape) == tuple(model.h_shape) for e in editors) and model.num_train_timesteps == 1000:
         return [(f"{e.attr} -> {e.goal:g}", e, e.t_edit) for e in editors]
     # the editors were trained on the bundled model's h: for another model, show the same mechanism
     # with a fixed random dh, of the size of h itself at 0.6 T
     t = _near(model, 0.6)
-    h_norm = h_of(model, _noise(model, 4, 99), t).flatten(1).norm(dim=1).mean()
+    h_norm = ll.h_of(model, _noise(model, 4, 99), t).flatten(1).norm(dim=1).mean()
     d = torch.randn(model.h_shape, generator=torch.Generator().manual_seed(7))
     d = 0.5 * h_norm * d / d.norm()
     return [("random dh (no shipped editor fits this model)", lambda t, h: d.expand_as(h), 0)]
 
 
-def asyrp_figure(model: Model, seed: int = 0, scales: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0)) -> Figure:
+def asyrp_figure(model: ll.Model, seed: int = 0, scales: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0)) -> Figure:
     """Asyrp edits: two faces, each editor at the scales c, added at t >= its t_edit (asymmetric)."""
     faces, c = _noise(model, 2, seed), torch.tensor(scales)
     x_T = faces.repeat_interleave(len(scales), 0)  # (2 * n_c, C, H, W): face by face, every scale
     cs = c.repeat(len(faces)).view(-1, 1, 1, 1)
     rows = {}
     for label, editor, t_edit in _edits(model):
-        x0 = ddim_sample(model, x_T, STEPS, dh=lambda t, h, e=editor: cs.to(h) * e(t, h), t_edit=t_edit,
+        x0 = ll.ddim_sample(model, x_T, STEPS, dh=lambda t, h, e=editor: cs.to(h) * e(t, h), t_edit=t_edit,
                          progress=False)
         for f in range(len(faces)):
             rows[f"{label}, face {f + 1}"] = x0[f * len(scales):(f + 1) * len(scales)]
@@ -108,19 +104,17 @@ def asyrp_figure(model: Model, seed: int = 0, scales: Sequence[float] = (0.0, 0.
     return fig
 
 
-def comparison_figure(model: Model, seed: int = 0) -> Figure | None:
+def comparison_figure(model: ll.Model, seed: int = 0) -> Figure | None:
     """The shipped method comparison (`compare.shipped_results`), or None with a note when it is absent."""
-    from .compare import intervals, shipped_results
-
     try:
-        _, samples = shipped_results(seed)
+        _, samples = compare.shipped_results(seed)
     except FileNotFoundError as e:
         print(f"comparison figure skipped: {e}")
         return None
-    return plot.show_comparison(intervals(samples))
+    return plot.show_comparison(stats.intervals(samples))
 
 
-FIGURES: dict[str, Callable[[Model, int], Figure | None]] = {
+FIGURES: dict[str, Callable[[ll.Model, int], Figure | None]] = {
     "pushforward": pushforward_figure,
     "unet": unet_figure,
     "pullback": pullback_figure,
@@ -129,7 +123,7 @@ FIGURES: dict[str, Callable[[Model, int], Figure | None]] = {
 }
 
 
-def write_figures(out_dir: str | Path, model: Model | None = None, *, seed: int = 0, dpi: int = 200,
+def write_figures(out_dir: str | Path, model: ll.Model | None = None, *, seed: int = 0, dpi: int = 200,
                   formats: Sequence[str] = ("png", "svg"), only: Sequence[str] | None = None,
                   progress: bool = True) -> list[Path]:
     """Write the slide figures into `out_dir` (created if needed); returns the files written.
@@ -149,7 +143,7 @@ def write_figures(out_dir: str | Path, model: Model | None = None, *, seed: int 
         raise ValueError(f"formats must be among png, svg, pdf, got {bad}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model() if model is None else model
+    model = ll.load_model() if model is None else model
     written = []
     with plt.rc_context({"figure.dpi": 100, "savefig.dpi": dpi}):
         for name in tqdm(names, desc="figures", disable=not progress):
@@ -165,7 +159,7 @@ def write_figures(out_dir: str | Path, model: Model | None = None, *, seed: int 
 
 
 def main(argv: Sequence[str] | None = None) -> list[Path]:
-    p = argparse.ArgumentParser(prog="python -m latentlab.figures", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m latentlab.course.figures", description=__doc__.split("\n\n")[0])
     p.add_argument("out_dir", help="folder for the figures (created if needed)")
     p.add_argument("--model", default=None, help="a model folder or hub id (default: the bundled faces model)")
     p.add_argument("--seed", type=int, default=0)
@@ -176,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     plt.switch_backend("Agg")  # files only: no window, and no display needed
-    files = write_figures(args.out_dir, load_model(args.model), seed=args.seed, dpi=args.dpi, only=args.only)
+    files = write_figures(args.out_dir, ll.load_model(args.model), seed=args.seed, dpi=args.dpi, only=args.only)
     for f in files:
         print(f)
     return files

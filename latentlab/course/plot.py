@@ -3,17 +3,18 @@ channels of h, two samples' distributions with their KS distance, and the method
 Matplotlib only."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor
 
-from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, render_faces
-from .quality import ks_distance
+import latentlab as ll
+from latentlab.faces import BINARY_ATTRIBUTES
+from latentlab.stats import ks_distance
 
 __all__ = [
     "to_image", "show_images", "show_attribute_sweeps", "show_rows",
@@ -27,7 +28,8 @@ def to_image(x: Tensor):
     return ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
 
 
-def show_images(images: Tensor, nrow: int = 8, titles: Sequence[str] | None = None, scale: float = 0.9, suptitle: str | None = None):
+def show_images(images: Tensor, nrow: int = 8, titles: Sequence[str] | None = None, scale: float = 0.9,
+                suptitle: str | None = None):
     """A grid of images `(n, C, H, W)`; returns the figure.
 
     >>> fig = show_images(torch.zeros(4, 3, 8, 8), nrow=2); plt.close(fig)
@@ -71,13 +73,13 @@ def show_rows(rows: dict[str, Tensor], col_titles: Sequence[str] | None = None, 
 
 def show_attribute_sweeps(n_values: int = 7, seed: int = 0, size: int = 32):
     """One face, each attribute swept over its range (a row per attribute); returns the figure."""
-    _, base = render_faces(1, seed=seed, size=size)
+    _, base = ll.render_faces(1, seed=seed, size=size)
     rows = {}
-    for name, (lo, hi) in ATTRIBUTES.items():
+    for name, (lo, hi) in ll.ATTRIBUTES.items():
         values = torch.tensor([lo, hi]) if name in BINARY_ATTRIBUTES else torch.linspace(lo, hi, n_values)
         fixed = {k: v.expand(len(values)) for k, v in base.items()}
         fixed[name] = values
-        rows[name] = render_faces(len(values), size=size, **fixed)[0]
+        rows[name] = ll.render_faces(len(values), size=size, **fixed)[0]
     return show_rows(rows, col_titles=["low"] + [""] * (n_values - 2) + ["high"])
 
 
@@ -369,8 +371,9 @@ def show_comparison(iv, baseline: str | None = "random", scale: float = 1.0):
         ax.set_title(attr, fontsize=9)
         ax.set_xlabel("change towards the goal", fontsize=7)
         ax.tick_params(axis="x", labelsize=6)
-    if len(seeds) > 1 or baseline is not None:
-        axes[0, -1].legend(fontsize=6, frameon=False, loc="lower right")
+    labelled = {label: h for ax in axes[0] for h, label in zip(*ax.get_legend_handles_labels())}
+    if labelled:  # one legend for all panels (a panel may lack the baseline)
+        axes[0, -1].legend(labelled.values(), labelled.keys(), fontsize=6, frameon=False, loc="lower right")
     fig.tight_layout(pad=0.3)
     return fig
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import latentlab as ll
-from latentlab.geometry import dense_jacobian, eps_jacobian, jacobian_products, pullback, topk_svd
+from latentlab.jacobians import eps_jacobian, jacobian_products, pullback
+from latentlab.linalg import dense_jacobian, topk_svd
 
 T = 600
 
@@ -231,3 +232,51 @@ def test_chunk_size_bounds_the_batch() -> None:
     svd = topk_svd(counted, vjp, in_shape, k=3, chunk_size=2)
     assert max(sizes) == 2
     torch.testing.assert_close(svd.S, pullback(model, x, T).S, rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("which", ["pullback", "eps"])
+@pytest.mark.parametrize("conditional", [False, True])
+def test_layer_rules_give_autograds_products(which: str, conditional: bool) -> None:
+    """The convolutions and group norms recorded with their own transposes (the default) give the J v
+    and J^T u of autograd's generic double backward (layer_rules=False), up to float64 rounding."""
+    model = tiny(conditional)
+    x = sample(model, seed=6)
+    fast_jvp, fast_vjp, in_shape = jacobian_products(model, x, T, which, jvp_mode="double_vjp")
+    ref_jvp, ref_vjp, _ = jacobian_products(model, x, T, which, jvp_mode="double_vjp", layer_rules=False)
+    out_shape = model.h_shape if which == "pullback" else model.sample_shape
+    V = torch.randn(5, *in_shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    U = torch.randn(5, *out_shape, generator=torch.Generator().manual_seed(1), dtype=x.dtype)
+    torch.testing.assert_close(fast_jvp(V), ref_jvp(V), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast_vjp(U), ref_vjp(U), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="layer_rules must be True or False, got 'yes'"):
+        jacobian_products(model, x, T, which, layer_rules="yes")
+
+
+def test_range_start_and_random_start_agree() -> None:
+    """pullback starts from J^T Omega (out_shape given to topk_svd); the plain random start
+    (out_shape=None) finds the same triplets, and the start's vjps are counted."""
+    model = tiny(False, torch.float32)
+    x = sample(model, seed=7)
+    svd, info = pullback(model, x, T, return_info=True)
+    plain, plain_info = pullback(model, x, T, out_shape=None, return_info=True)
+    torch.testing.assert_close(svd.S, plain.S, rtol=1e-4, atol=0)
+    assert largest_angle(svd.V.reshape(3, -1), plain.V.reshape(3, -1)) < 1e-2
+    assert info["vjps"] == info["jvps"] + info["block"]  # b vjps for the start J^T Omega
+    assert plain_info["vjps"] == plain_info["jvps"]
+
+
+def test_vjp_first_records_the_graph_the_jvps_use() -> None:
+    """vjp_first=True: the first vjp also records the backward graph the jvps then transpose; the
+    products are the ones of the default order (a jvp first), to float64 rounding."""
+    model = tiny(False)
+    x = sample(model, seed=8)
+    V = torch.randn(3, *model.sample_shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    U = torch.randn(3, *model.h_shape, generator=torch.Generator().manual_seed(1), dtype=x.dtype)
+    jvp, vjp, _ = jacobian_products(model, x, T, vjp_first=True)
+    first_vjp, then_jvp, again_vjp = vjp(U), jvp(V), vjp(2 * U)
+    ref_jvp, ref_vjp, _ = jacobian_products(model, x, T)
+    torch.testing.assert_close(then_jvp, ref_jvp(V), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(first_vjp, ref_vjp(U), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(again_vjp, 2 * first_vjp, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="vjp_first must be True or False, got 1"):
+        jacobian_products(model, x, T, vjp_first=1)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from latentlab.geometry import SVD, dense_jacobian, topk_svd
+from latentlab.linalg import SVD, dense_jacobian, topk_svd
 
 M, N = 120, 80  # test matrices are M x N: the map R^N -> R^M
 SPECTRA = ("fast", "slow", "clustered")
@@ -220,3 +220,19 @@ def test_bad_input_raises() -> None:
         topk_svd(jvp, vjp, (30,), k=3, oversample=-1)
     with pytest.raises(ValueError, match="v0 must have shape"):
         topk_svd(jvp, vjp, (30,), k=3, v0=torch.zeros(3, 29))
+
+
+@pytest.mark.parametrize("name", SPECTRA)
+def test_range_start_matches_dense(name: str) -> None:
+    """out_shape given: the start block is A^T Omega; the result is the dense SVD's, and the start's b
+    vjps are counted."""
+    A = known_matrix(name, torch.float64)
+    svd, info = matrix_svd(A, 3, tol=1e-6, out_shape=(M,), return_info=True)
+    true = torch.linalg.svd(A)
+    torch.testing.assert_close(svd.S, true.S[:3], rtol=1e-6, atol=0)
+    assert largest_angle(svd.V[:2], true.Vh[:2]) < 1e-5
+    assert info["vjps"] == info["jvps"] + info["block"]
+    with pytest.raises(ValueError, match=r"jvp returned a tensor of shape \(120,\), expected \(7,\) \(out_shape\)"):
+        matrix_svd(A, 3, out_shape=(7,), v0=true.Vh[:1])  # a warm start: no sketch, the jvp's shape is checked
+    with pytest.raises(ValueError, match=r"out_shape must be a positive int or a sequence of positive ints, got \(0,\)"):
+        matrix_svd(A, 3, out_shape=(0,))

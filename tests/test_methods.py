@@ -1,0 +1,154 @@
+"""The method registry: one definition per method, checked against direct computations."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import latentlab as ll
+from latentlab.faces import ATTRIBUTES
+from latentlab.methods import METHODS, Workbench, method, nearest_timestep, towards
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench():
+    torch.manual_seed(0)
+    return Workbench(ll.tiny_model(sample_size=32), steps=3, seed=0)
+
+
+def faces(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def test_every_method_has_complete_settings():
+    for name, m in METHODS.items():
+        assert m.name == name
+        assert m.space in ("h", "x") and m.sign in ("goal", "both")
+        assert m.t_edit == "editor" or 0 <= m.t_edit < 1
+        assert m.unit and m.paper
+
+
+def test_unknown_names_are_refused_with_the_allowed_ones(bench):
+    with pytest.raises(ValueError, match="method must be one of mean difference, paired"):
+        method("Haas")
+    with pytest.raises(ValueError, match="attr must be one of"):
+        bench.candidates("paired", "grin", 1.0)
+    with pytest.raises(ValueError, match="goal"):
+        bench.candidates("paired", "glasses", 0.5)
+    with pytest.raises(ValueError, match="n sets the number of candidates of the random baseline only"):
+        bench.candidates("Haas PCA", "smile", 1.0, n=3)
+    with pytest.raises(ValueError, match="n must be a positive number of candidates, got 0"):
+        bench.candidates("random", "smile", 1.0, n=0)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        Workbench(ll.tiny_model(), steps=0)
+
+
+def test_towards_and_nearest_follow_their_definitions():
+    for attr, (lo, hi) in ATTRIBUTES.items():
+        assert towards(attr, hi) == 1.0 and towards(attr, lo) == -1.0
+    assert nearest_timestep([999, 666, 333, 0], 0.6 * 1000) == 666
+
+
+def test_mean_difference_labels_faces_by_the_middle_of_the_range(bench):
+    tr, readings = bench.trajectories()
+    lo, hi = ATTRIBUTES["smile"]
+    above = (readings["smile"] > (lo + hi) / 2).numpy()
+    h = tr.h.double().numpy()
+    expected = h[above].mean(0) - h[~above].mean(0)  # numpy's own group means: the oracle
+    up = bench.candidates("mean difference", "smile", hi)["mean difference"]
+    down = bench.candidates("mean difference", "smile", lo)["mean difference"]
+    for s, t in enumerate(tr.timesteps.tolist()):
+        torch.testing.assert_close(up.dh()(t, tr.h[:1, s]).double(), torch.from_numpy(expected[s]),
+                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(down.dh(2.0)(t, tr.h[:1, s]), -2 * up.dh()(t, tr.h[:1, s]))
+
+
+def test_an_h_candidate_edits_with_its_papers_step(bench):
+    """Haas PCA: c sigma_k(t) pc_k(t) in both terms of every step (Haas et al.), from the PCA itself."""
+    x = faces(2)
+    pcs = ll.pca_directions(bench.model, None, 3, 5, trajectory=bench.trajectories()[0], progress=False)
+    cand = bench.candidates("Haas PCA", "smile", 1.0)["-pc_2"]
+    direct = ll.ddim_sample(bench.model, x, 3, dh=pcs.direction(1, -1.5), asymmetric=False, progress=False)
+    torch.testing.assert_close(cand(x, 1.5), direct)
+    torch.testing.assert_close(cand(x, 0.0), ll.ddim_sample(bench.model, x, 3, progress=False))
+
+
+def test_the_random_baseline_has_as_many_candidates_as_asked(bench):
+    for n in (1, 2, 5, 6, 10):
+        cands = bench.candidates("random", "smile", 1.0, n=n)
+        assert len(cands) == n
+    cands = bench.candidates("random", "smile", 1.0, n=6)
+    h = torch.zeros(1, *bench.model.h_shape)
+    for t in bench.grid:  # unit norm at every step; + and - are one draw
+        torch.testing.assert_close(cands["+r_2"].dh()(t, h).norm(), torch.tensor(1.0))
+        torch.testing.assert_close(cands["-r_2"].dh()(t, h), -cands["+r_2"].dh()(t, h))
+    assert not torch.allclose(cands["+r_1"].dh()(0, h), cands["+r_2"].dh()(0, h))
+
+
+def test_park_directions_are_each_faces_own_and_aligned_with_the_reference(bench):
+    x = faces(3, seed=1)
+    cands = bench.candidates("Park pullback (guidance)", "smile", 1.0)
+    t = cands["+v_1"].t_edit
+    assert t == nearest_timestep(bench.grid, 0.6 * bench.model.num_train_timesteps)
+    _, xs = ll.ddim_sample(bench.model, x, 3, return_trajectory=True, progress=False)
+    x_t = xs[bench.grid.index(t)]
+    ref = torch.randn(1, 3, 32, 32, generator=bench.generator(3))
+    _, xr = ll.ddim_sample(bench.model, ref, 3, return_trajectory=True, progress=False)
+    u_ref = ll.pullback(bench.model, xr[bench.grid.index(t)][0], t, 3, seed=0).U[1]
+    V = cands["+v_2"].v(x)
+    for j in range(3):
+        svd = ll.pullback(bench.model, x_t[j], t, 3, seed=0)
+        sign = torch.sign((svd.U[1] * u_ref).sum())
+        torch.testing.assert_close(V[j], sign * svd.V[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(cands["-v_2"].v(x), -V)
+
+
+def test_park_move_and_guidance_follow_the_formulas(bench):
+    x = faces(2, seed=2)
+    move = bench.candidates("Park pullback (move)", "smile", 1.0)["+v_1"]
+    guide = bench.candidates("Park pullback (guidance)", "smile", 1.0)["+v_1"]
+    t = move.t_edit
+    x_t = bench.x_t(x, t)
+    v = move.v(x)
+    torch.testing.assert_close(move.move(x, x_t, 0.5), x_t + 0.5 * 2.0 * v)
+    expected = x_t.clone()  # Park et al.: n times x_t <- x_t + gamma (eps(x_t + v) - eps(x_t))
+    for _ in range(16):
+        expected = expected + 0.1 * 0.5 * (ll.eps_of(bench.model, expected + v, t) - ll.eps_of(bench.model, expected, t))
+    torch.testing.assert_close(guide.move(x, x_t, 0.5), expected, rtol=1e-4, atol=1e-5)
+    edited = guide(x, 0.5)
+    torch.testing.assert_close(edited, ll.ddim_sample(bench.model, expected, 3, t_start=t, progress=False),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_the_per_face_cache_is_keyed_by_the_face_not_the_batch(bench):
+    x = faces(3, seed=3)
+    t = bench.grid[1]
+    a = bench.x_t(x, t)
+    b = bench.x_t(x.flip(0).clone(), t)
+    torch.testing.assert_close(b, a.flip(0))
+    _, xs = ll.ddim_sample(bench.model, x[1:2], 3, return_trajectory=True, progress=False)
+    torch.testing.assert_close(a[1], xs[1][0])
+
+
+def test_asyrp_candidates_exist_only_for_shipped_editors_of_the_bundled_model(bench):
+    assert bench.candidates("Asyrp f", "smile", 1.0) == {}  # a tiny model has another h shape
+    wb = Workbench(ll.load_model(), steps=4)
+    cands = wb.candidates("Asyrp f", "smile", 1.0)
+    assert list(cands) == ["editor f"]
+    assert cands["editor f"].t_edit == ll.load_editor("smile", 1.0).t_edit
+    assert wb.candidates("Asyrp dh", "hair_color", 1.0) == {}
+
+
+SETTINGS = re.compile(r"PARK_GAMMA|JACOBIAN_UNIT|standard_methods|_method_defaults|nearest\(600\)")
+
+
+def test_no_second_copy_of_a_methods_settings():
+    """The registry is the only home of the methods' settings (the widget and the comparison ask it)."""
+    files = [*ROOT.glob("latentlab/**/*.py"), *ROOT.glob("notebooks/**/*.py"), *ROOT.glob("benchmarks/*.py")]
+    hits = [f"{f.relative_to(ROOT)}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
+            if SETTINGS.search(line)]
+    assert hits == []
