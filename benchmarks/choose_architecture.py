@@ -58,8 +58,14 @@ def edit_effect(model, probe, attr, low, high, *, steps=20, n=64, t_edit=500, se
     margin = 0.5 if attr in ("glasses",) else 0.25 * (high - low)
     up = p0 < mid
     down = p0 > mid
-    frac_up = ((pp - p0 > margin) | ((pp > mid) & (attr == "glasses")))[up].float().mean().item() if up.any() else float("nan")
-    frac_down = ((p0 - pm > margin) | ((pm < mid) & (attr == "glasses")))[down].float().mean().item() if down.any() else float("nan")
+    frac_up = (
+        ((pp - p0 > margin) | ((pp > mid) & (attr == "glasses")))[up].float().mean().item()
+        if up.any() else float("nan")
+    )
+    frac_down = (
+        ((p0 - pm > margin) | ((pm < mid) & (attr == "glasses")))[down].float().mean().item()
+        if down.any() else float("nan")
+    )
     return frac_up, frac_down, int(up.sum()), int(down.sum())
 
 
@@ -75,7 +81,8 @@ def main():
     y = torch.stack([attrs[k] for k in names], 1).numpy()
     for run in args.runs:
         model = ll.load_model(run)
-        print(f"\n## {run}: h {model.h_shape}, {sum(p.numel() for p in model.unet.parameters()) / 1e6:.2f} M parameters")
+        print(f"\n## {run}: h {model.h_shape}, "
+              f"{sum(p.numel() for p in model.unet.parameters()) / 1e6:.2f} M parameters")
         print(f"| t | space | {' | '.join(names)} |")
         print("|---|---|" + "---|" * len(names))
         for t in (200, 500):
@@ -88,7 +95,8 @@ def main():
             probe = load_probe(args.probe)
             for attr, lo, hi in (("glasses", 0.0, 1.0), ("smile", -1.0, 1.0)):
                 up, down, n_up, n_down = edit_effect(model, probe, attr, lo, hi)
-                print(f"edit {attr}: +dir right way {up:.2f} (of {n_up}), -dir right way {down:.2f} (of {n_down})", flush=True)
+                print(f"edit {attr}: +dir right way {up:.2f} (of {n_up}), "
+                      f"-dir right way {down:.2f} (of {n_down})", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ def main():
     model, probe = ll.load_model(), ll.load_probe()
     x_T = torch.randn(args.n, *model.sample_shape, generator=torch.Generator().manual_seed(args.seed))
     base = ll.ddim_sample(model, x_T, args.steps, progress=False)
-    print(f"{args.n} held-out samples (x_T seed {args.seed}), {args.steps} DDIM steps, asymmetric edit at t >= t_edit\n")
-    print("| editor | kind | c | right way (k / movable) | change | spread | worst leak | pixel RMS | manifold MSE x 1e3, after / before |")
+    print(f"{args.n} held-out samples (x_T seed {args.seed}), {args.steps} DDIM steps, "
+          "asymmetric edit at t >= t_edit\n")
+    print("| editor | kind | c | right way (k / movable) | change | spread | worst leak | pixel RMS | "
+          "manifold MSE x 1e3, after / before |")
     print("|---|---|---|---|---|---|---|---|---|")
     for attr, goal, kind in shipped_editors():
         ed = ll.load_editor(attr, goal, kind)
@@ -46,7 +48,8 @@ def main():
             print(f"| {attr} -> {goal:g} | {kind} | {c:g} | {m['right_way']:.2f} ({k} / {m['n_movable']}) | "
                   f"{m['change']:+.2f} | {m['spread']:.2f} | {m['worst_leak']:.2f} ({m['worst_leak_attr']}) | "
                   f"{m['pixel_change']:.3f} | {1e3 * m['manifold_after']:.2f} / {1e3 * m['manifold_before']:.2f} |")
-        print(f"| | | R^2 over c in [0, {max(args.scales):g}] | {s['r2']:.2f} | | | | | ({time.time() - start:.0f} s) |")
+        print(f"| | | R^2 over c in [0, {max(args.scales):g}] | {s['r2']:.2f} | | | | | "
+              f"({time.time() - start:.0f} s) |")
 
 
 if __name__ == "__main__":

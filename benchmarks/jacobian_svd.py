@@ -31,11 +31,12 @@ import time
 import torch
 
 import latentlab as ll
-from _references import haas_eps_jacobian, park_pullback
 from latentlab.architectures import CELEBAHQ_256_UNET  # the config and its provenance live there
 from latentlab.hspace import eps_of_batch, h_of_batch
 from latentlab.jacobians import eps_jacobian, pullback
 from latentlab.linalg import dense_jacobian
+
+from _references import haas_eps_jacobian, park_pullback
 
 
 def noised_face(model: ll.Model, t: int, seed: int = 0) -> torch.Tensor:

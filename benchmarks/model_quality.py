@@ -51,18 +51,23 @@ def main():
 
     t0 = time.perf_counter()
     q = model_quality(model, probe, n=args.n, steps=args.steps, n_invert=args.n_invert)
-    print(f"\n## Samples: {args.n} DDIM-{args.steps} samples against {args.n} renders ({time.perf_counter() - t0:.0f} s)")
+    print(f"\n## Samples: {args.n} DDIM-{args.steps} samples against {args.n} renders "
+          f"({time.perf_counter() - t0:.0f} s)")
     print("| figure | value | goal | met |")
     print("|---|---|---|---|")
     for name, ks in q["ks"].items():
         print(f"| KS distance, {name} | {ks:.3f} | <= 0.1 | {'yes' if ks <= 0.1 else 'NO'} |")
     gs, gr = q["glasses_rate"]
-    print(f"| glasses rate, samples / renders | {gs:.3f} / {gr:.3f} | close | {'yes' if abs(gs - gr) <= 0.05 else 'NO'} |")
+    print(f"| glasses rate, samples / renders | {gs:.3f} / {gr:.3f} | close | "
+          f"{'yes' if abs(gs - gr) <= 0.05 else 'NO'} |")
     ms, mr = q["rerender_mse"]
-    print(f"| re-render MSE (median), samples / renders | {ms:.4f} / {mr:.4f} | ratio <= 2 | {'yes' if ms <= 2 * mr else 'NO'} ({ms / mr:.2f}x) |")
+    print(f"| re-render MSE (median), samples / renders | {ms:.4f} / {mr:.4f} | ratio <= 2 | "
+          f"{'yes' if ms <= 2 * mr else 'NO'} ({ms / mr:.2f}x) |")
     fd, floor = q["frechet"]
-    print(f"| Frechet distance (probe features), samples / floor | {fd:.3f} / {floor:.3f} | near the floor | {fd / floor:.1f}x floor |")
-    print(f"| DDIM-{args.steps} inversion round trip, median PSNR of {args.n_invert} renders | {q['inversion_psnr']:.1f} dB | - | - |")
+    print(f"| Frechet distance (probe features), samples / floor | {fd:.3f} / {floor:.3f} | near the floor | "
+          f"{fd / floor:.1f}x floor |")
+    print(f"| DDIM-{args.steps} inversion round trip, median PSNR of {args.n_invert} renders | "
+          f"{q['inversion_psnr']:.1f} dB | - | - |")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def child(row: str, pullback_iters: int, t: int, dtype: torch.dtype) -> None:
     name, what, device = ROWS[row]
     model = random_model(name, device=device, dtype=dtype if device == "cuda" else torch.float32)
     if model.conditional:  # a stand-in for a text embedding (the user passes the real one in)
-        model.cond = torch.randn(1, 77, model.unet.config.cross_attention_dim, generator=torch.Generator().manual_seed(1))
+        model.cond = torch.randn(1, 77, model.unet.config.cross_attention_dim,
+                                 generator=torch.Generator().manual_seed(1))
     x = torch.randn(1, *model.sample_shape, generator=torch.Generator().manual_seed(0))
     built = _peak_gib(device)
     info: dict = {}
@@ -96,11 +97,13 @@ def run_row(row: str, args: argparse.Namespace) -> dict | str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pullback-iters", type=int, default=0, help="max_iters of the pullback rows; 0: to convergence")
+    parser.add_argument("--pullback-iters", type=int, default=0,
+                        help="max_iters of the pullback rows; 0: to convergence")
     parser.add_argument("--t", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sd-cpu", type=int, default=1, help="1: also the SD 2.1-base CPU rows (3.5 GB of weights)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="of the GPU rows")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                        help="of the GPU rows")
     parser.add_argument("--rows", nargs="+", default=None, choices=list(ROWS), help="run only these rows")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -113,9 +116,11 @@ def main() -> None:
         rows += [r for r, (_, _, dev) in ROWS.items() if dev == "cuda"]
     rows = [r for r in rows if args.rows is None or r in args.rows]
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU: GPU rows skipped"
-    print(f"torch {torch.__version__}, {args.threads} CPU thread(s), {platform.processor() or platform.machine()}; {gpu}")
+    print(f"torch {torch.__version__}, {args.threads} CPU thread(s), "
+          f"{platform.processor() or platform.machine()}; {gpu}")
     print(f"random weights, batch 1, t = {args.t}; CPU rows in float32, GPU rows in {args.dtype}\n")
-    print("| architecture | operation | device | wall time | iterations (products) | per iteration | peak memory (after building) | note |")
+    print("| architecture | operation | device | wall time | iterations (products) | per iteration | "
+          "peak memory (after building) | note |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         name, what, device = ROWS[row]
@@ -132,8 +137,8 @@ def main() -> None:
         if row == "gpu-sd-pullback":
             note = (f"Park et al., T4: {PARK_T4_SECONDS} s, {PARK_T4_ITERATIONS} iterations, "
                     f"{PARK_T4_SECONDS / PARK_T4_ITERATIONS:.2f} s per iteration")
-        print(f"| {name} ({r['params'] / 1e6:.1f} M) | {what} | {device} | {r['secs']:.2f} s | {it_text} | {per_iter} | "
-              f"{r['peak_gib']:.2f} GiB ({r['built_gib']:.2f}) | {note} |")
+        print(f"| {name} ({r['params'] / 1e6:.1f} M) | {what} | {device} | {r['secs']:.2f} s | {it_text} | "
+              f"{per_iter} | {r['peak_gib']:.2f} GiB ({r['built_gib']:.2f}) | {note} |")
 
 
 if __name__ == "__main__":

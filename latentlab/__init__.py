@@ -2,21 +2,22 @@
 
 Data flows model -> trajectory -> direction -> edit -> measurement:
 `load_model` -> `ddim_sample` / `ddim_invert` / `h_trajectory` -> `pullback` / `eps_jacobian` /
-`mean_difference` / `paired_direction` / `load_editor` / `pca_directions` / `x_space_guidance` -> `ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
+`mean_difference` / `paired_direction` / `load_editor` / `pca_directions` / `x_space_guidance` ->
+`ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
 """
+from . import scale
+from .architectures import random_model
 from .asyrp import Editor, edit_interval, load_editor, train_editor
 from .compare import compare_methods
 from .ddim import D_t, P_t, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, q_sample, sigma_t
 from .directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
 from .faces import ATTRIBUTES, render_faces
+from .haas import jacobian_directions, pca_directions, supervised_direction
+from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
+from .hspace import eps_of, h_of
 from .jacobians import eps_jacobian, pullback, pullback_spectra
 from .linalg import SVD, dense_jacobian, topk_svd
-from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
-from .haas import jacobian_directions, pca_directions, supervised_direction
-from .hspace import eps_of, h_of
 from .metrics import additivity_error, asymmetry, measure_edit, scaling, scaling_r2, sweep
-from . import scale
-from .architectures import random_model
 from .model import Model, forward_ad, latents_of, load_model, pixels_of, tiny_model
 from .park import edit_and_denoise, linearity_error, move_along, multi_edit, transport, x_space_guidance
 from .probe import Probe, load_probe

@@ -152,7 +152,8 @@ def architecture_config(name: str, width: int = 1, sample_size: int | None = Non
     if sample_size is not None:
         levels = len(c["block_out_channels"]) - 1
         if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size % 2 ** levels:
-            raise ValueError(f"sample_size must be a multiple of {2 ** levels} ({levels} downsamplings), got {sample_size!r}")
+            raise ValueError(f"sample_size must be a multiple of {2 ** levels} ({levels} downsamplings), "
+                             f"got {sample_size!r}")
         c["sample_size"] = sample_size
     return c
 

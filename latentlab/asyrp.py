@@ -27,7 +27,7 @@ import math
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -87,7 +87,8 @@ class EditorConfig:
     goal: float = 1.0
     kind: str = "f"  # "f": the implicit function f_t(h); "dh": one raw learned dh per timestep
     steps: int = 20  # the DDIM grid trained on (the editor interpolates between its timesteps)
-    t_edit: int = 200  # train and edit at t >= t_edit: smile is decided late (t_edit 400: 0.86 of faces moved the right way, 200: 0.98)
+    # train and edit at t >= t_edit: smile is decided late (t_edit 400: 0.86 of faces moved the right way, 200: 0.98)
+    t_edit: int = 200
     trajectories: int = 40  # each gives one optimiser step per timestep t >= t_edit (12 at the defaults)
     batch: int = 8
     lr: float | None = None  # None: 0.05 for "dh", 2e-3 for "f"
@@ -142,12 +143,16 @@ class Editor(nn.Module):
         if self.kind == "dh":
             if isinstance(t, Tensor) and t.dim() > 0:
                 if not (t == t.flatten()[0]).all():
-                    raise ValueError(f"t must be one timestep for a raw-dh editor (an int or equal entries), got {t.unique().tolist()[:5]}")
+                    raise ValueError(f"t must be one timestep for a raw-dh editor (an int or equal entries), "
+                                     f"got {t.unique().tolist()[:5]}")
                 t = t.flatten()[0]
             d = interpolate_timesteps(self.timesteps, self.dh, int(t)).to(hb)
             out = d.expand_as(hb)
         else:
-            tb = torch.as_tensor(t, device=hb.device).long().expand(hb.shape[0]) if not isinstance(t, Tensor) or t.dim() == 0 else t
+            tb = (
+                torch.as_tensor(t, device=hb.device).long().expand(hb.shape[0])
+                if not isinstance(t, Tensor) or t.dim() == 0 else t
+            )
             out = self.f(hb.to(own), tb).to(hb.dtype)
         return out if h.dim() == 4 else out[0]
 
@@ -195,7 +200,8 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
     >>> from latentlab import tiny_model
     >>> from latentlab.probe import ProbeConfig
     >>> m = tiny_model(sample_size=32)
-    >>> ed = train_editor(m, "smile", 1.0, "dh", probe=Probe(ProbeConfig.tiny()), progress=False, steps=4, t_edit=0, trajectories=1, batch=2)
+    >>> ed = train_editor(m, "smile", 1.0, "dh", probe=Probe(ProbeConfig.tiny()), progress=False,
+    ...                   steps=4, t_edit=0, trajectories=1, batch=2)
     >>> ed(500, torch.zeros(2, *m.h_shape)).shape
     torch.Size([2, 16, 16, 16])
     """
@@ -208,7 +214,8 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
     grid = ddim_timesteps(model, cfg.steps)
     train_ts = grid[grid >= cfg.t_edit]
     if len(train_ts) == 0:
-        raise ValueError(f"t_edit={cfg.t_edit} leaves no step of the {cfg.steps}-step grid to train on (largest t {grid[0].item()})")
+        raise ValueError(f"t_edit={cfg.t_edit} leaves no step of the {cfg.steps}-step grid to train on "
+                         f"(largest t {grid[0].item()})")
     if loss is not None and not callable(loss):
         raise TypeError(f"loss must be None (the probe's attribute loss) or a callable (edited, unedited) -> loss, "
                         f"got {type(loss).__name__}")
@@ -229,7 +236,8 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
     was_trainable = [[p.requires_grad for p in m.parameters()] for m in frozen]
     for m in frozen:
         m.requires_grad_(False)
-    bar = tqdm(total=cfg.trajectories * len(train_ts), disable=not progress or rank > 0, desc=f"{attr}->{goal:g} ({kind})")
+    bar = tqdm(total=cfg.trajectories * len(train_ts), disable=not progress or rank > 0,
+               desc=f"{attr}->{goal:g} ({kind})")
     try:
         for _ in range(cfg.trajectories):
             # every process draws the whole batch from the same generator, then keeps its share
@@ -267,7 +275,8 @@ def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str
                     logged = torch.stack([total.detach(), attr_loss.detach(), l1.detach()]).to(work)
                     all_mean_([logged])
                 if history is not None:
-                    history.append({"t": t, "loss": logged[0].item(), "attr_loss": logged[1].item(), "l1": logged[2].item()})
+                    history.append({"t": t, "loss": logged[0].item(), "attr_loss": logged[1].item(),
+                                    "l1": logged[2].item()})
                 bar.update()
                 if progress:
                     bar.set_postfix(loss=f"{logged[0].item():.3f}")
@@ -346,7 +355,9 @@ def _load_folder(folder: Path) -> Editor:
             raise FileNotFoundError(f"editor file missing: {p}")
     try:
         meta = json.loads(cfg_path.read_text())
-        config, h_shape, timesteps = EditorConfig(**meta["config"]), tuple(meta["h_shape"]), torch.tensor(meta["timesteps"])
+        config, h_shape, timesteps = (
+            EditorConfig(**meta["config"]), tuple(meta["h_shape"]), torch.tensor(meta["timesteps"])
+        )
     except json.JSONDecodeError as e:
         raise ValueError(f"{cfg_path} is not valid JSON ({e}); save_editor writes it, re-save the editor") from None
     except (KeyError, TypeError, ValueError) as e:  # a field missing, of the wrong kind, or a bad value
@@ -361,7 +372,8 @@ def _load_folder(folder: Path) -> Editor:
     try:
         editor.load_state_dict(state)  # strict: a missing or extra tensor is an error, not a silent zero
     except RuntimeError as e:
-        raise ValueError(f"{weights} does not match {cfg_path} (kind {config.kind!r}, h_shape {h_shape}): {e}") from None
+        raise ValueError(f"{weights} does not match {cfg_path} (kind {config.kind!r}, h_shape {h_shape}): "
+                         f"{e}") from None
     return editor.eval()
 
 
@@ -391,7 +403,8 @@ def load_editor(attr: str, goal: float, kind: str = "f", *, folder: str | Path |
         found = {"attr": editor.attr, "goal": editor.goal}
         for key in ("attr", "goal"):
             if asked[key] is not None and asked[key] != found[key]:
-                raise ValueError(f"{key}={asked[key]!r} was asked for, but the editor in {folder} has {key}={found[key]!r}")
+                raise ValueError(f"{key}={asked[key]!r} was asked for, but the editor in {folder} has "
+                                 f"{key}={found[key]!r}")
         return editor
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

@@ -41,7 +41,7 @@ from .faces import check_goal
 from .methods import METHODS, Workbench, method
 from .metrics import leakage, pixel_change, read_edit, right_way
 from .model import Model, check_x
-from .probe import Probe, load_probe
+from .probe import Probe
 from .scale import is_main, map_samples
 
 __all__ = ["EditFn", "Builder", "choose_and_scale", "compare_methods", "matched_baseline", "read_by_judge",

@@ -294,7 +294,8 @@ def ddim_sample(
     fixed_dh = None if dh is None or callable(dh) else check_dh(model, dh, x.shape[0])
     if t_start is not None:
         if isinstance(t_start, bool) or not isinstance(t_start, int) or t_start not in grid:
-            raise ValueError(f"t_start must be None or a timestep of the {steps}-step grid ({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_start!r}")
+            raise ValueError(f"t_start must be None or a timestep of the {steps}-step grid "
+                             f"({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_start!r}")
         grid = grid[grid.index(t_start):]
     trajectory = [x]
     for i, t in enumerate(tqdm(grid, disable=not progress, leave=False)):

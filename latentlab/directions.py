@@ -155,7 +155,8 @@ class StepDirection:
             raise ValueError(f"timesteps must be a 1-d tensor of distinct timesteps, got {timesteps.tolist()}")
         if not isinstance(directions, Tensor) or directions.dim() < 2 or len(directions) != len(timesteps):
             raise ValueError(f"directions must be a tensor (S, *h_shape) with S = {len(timesteps)} (one per "
-                             f"timestep), got {tuple(directions.shape) if isinstance(directions, Tensor) else directions!r}")
+                             "timestep), got "
+                             f"{tuple(directions.shape) if isinstance(directions, Tensor) else directions!r}")
         self.timesteps, self.directions = timesteps, directions.detach()
 
     @property
@@ -185,7 +186,8 @@ class StepDirection:
         return self.directions.flatten(1).norm(dim=1)
 
     def __repr__(self) -> str:
-        return f"StepDirection({len(self.timesteps)} timesteps {self.timesteps[0].item()}..{self.timesteps[-1].item()}, h {self.h_shape})"
+        return (f"StepDirection({len(self.timesteps)} timesteps "
+                f"{self.timesteps[0].item()}..{self.timesteps[-1].item()}, h {self.h_shape})")
 
 
 def combine(*dhs: Tensor | Callable[[int, Tensor], Tensor], weights: Sequence[float] | None = None
@@ -237,7 +239,8 @@ def paired_direction(model: Model, attr: str, steps: int = 20, *, n: int = 64, l
     low = lo_range if low is None else low
     high = hi_range if high is None else high
     for name, v in (("low", low), ("high", high)):
-        if not isinstance(v, (int, float)) or not lo_range <= v <= hi_range or (attr in BINARY_ATTRIBUTES and v not in (0, 1)):
+        if (not isinstance(v, (int, float)) or not lo_range <= v <= hi_range
+                or (attr in BINARY_ATTRIBUTES and v not in (0, 1))):
             allowed = "0 or 1" if attr in BINARY_ATTRIBUTES else f"a number in [{lo_range}, {hi_range}]"
             raise ValueError(f"{name} must be {allowed} for {attr}, got {v!r}")
     if low == high:

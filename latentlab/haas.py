@@ -102,7 +102,8 @@ def pca_directions(model: Model, x_T: Tensor | None, steps: int = 10, k: int = 5
         n = len(xb)
     else:
         if not isinstance(trajectory, HTrajectory) or tuple(trajectory.h.shape[2:]) != tuple(model.h_shape):
-            raise ValueError(f"trajectory must be an HTrajectory of this model (h of shape (N, S, {', '.join(map(str, model.h_shape))}))")
+            raise ValueError(f"trajectory must be an HTrajectory of this model "
+                             f"(h of shape (N, S, {', '.join(map(str, model.h_shape))}))")
         n = len(trajectory.h)
     if n <= k:
         raise ValueError(f"x_T must hold more samples than components: N = {n} with k = {k}; "
@@ -167,8 +168,9 @@ def jacobian_directions(model: Model, x_T: Tensor, steps: int = 10, k: int = 3, 
     >>> tuple(jd.V.shape), tuple(jd.S.shape)
     ((2, 16, 8, 8), (2, 2))
     """
-    from .ddim import ddim_sample, ddim_timesteps
     from tqdm.auto import tqdm
+
+    from .ddim import ddim_sample, ddim_timesteps
     xb, _ = check_x(model, x_T, "x_T")
     if len(xb) != 1:
         raise ValueError(f"x_T must be one sample, (C, H, W) or (1, C, H, W), got a batch of {len(xb)}")
@@ -223,10 +225,10 @@ def supervised_direction(h: Tensor, scores: Tensor, *, top: float = 0.1, project
             raise ValueError(f"project_out directions must have shape {tuple(d.shape)}, got {tuple(others.shape[1:])}")
         lead = d.shape[:-3] if d.dim() > 3 else ()  # per-timestep when h carries a step axis
         D = d.reshape(*lead, -1) if lead else d.reshape(1, -1)
-        O = others.reshape(len(others), *lead, -1) if lead else others.reshape(len(others), 1, -1)
+        others_flat = others.reshape(len(others), *lead, -1) if lead else others.reshape(len(others), 1, -1)
         D = D.clone()
         for s in range(D.shape[0]):
-            Q, _ = torch.linalg.qr(O[:, s].T)  # (D, m) orthonormal basis of the others at this step
+            Q, _ = torch.linalg.qr(others_flat[:, s].T)  # (D, m) orthonormal basis of the others at this step
             D[s] -= Q @ (Q.T @ D[s])
         d = D.reshape(d.shape)
     return d

@@ -594,7 +594,8 @@ def empirical_p(stat: Tensor, baseline: Tensor) -> Tensor:
     """
     stat, baseline = torch.as_tensor(stat), torch.as_tensor(baseline)
     if baseline.dim() != 1 or len(baseline) < 1 or not torch.isfinite(baseline).all():
-        raise ValueError(f"baseline must be a non-empty 1-d tensor of finite numbers, got shape {tuple(baseline.shape)}")
+        raise ValueError("baseline must be a non-empty 1-d tensor of finite numbers, "
+                         f"got shape {tuple(baseline.shape)}")
     if not torch.isfinite(stat).all():
         raise ValueError("stat must be finite")
     hits = (baseline.double() >= stat.double()[..., None]).sum(-1)

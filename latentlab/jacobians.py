@@ -309,7 +309,8 @@ class _LayerRules(TorchFunctionMode):
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         if func is F.conv2d:
-            a = {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1, **dict(zip(_CONV_ARGS, args)), **kwargs}
+            a = {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1,
+                 **dict(zip(_CONV_ARGS, args)), **kwargs}
             if a["input"].dim() == 4 and not isinstance(a["padding"], str) and _frozen(a["weight"], a["bias"]):
                 return _Conv2d.apply(*(a[name] for name in _CONV_ARGS))
         elif func is F.group_norm:

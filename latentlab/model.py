@@ -232,7 +232,8 @@ def _load_vae(folder: Path, device, dtype) -> AutoencoderKL:
 
 def _scheduler(config_file: Path) -> DDIMScheduler:
     # Any scheduler's config (DDPM, PNDM, ...) carries the training schedule DDIM needs.
-    return DDIMScheduler.from_config(_read_config(config_file, "scheduler")) if config_file.is_file() else DDIMScheduler()
+    return (DDIMScheduler.from_config(_read_config(config_file, "scheduler")) if config_file.is_file()
+            else DDIMScheduler())
 
 
 def _load_folder(folder: Path, device, dtype, vae: bool | AutoencoderKL) -> Model:
@@ -251,7 +252,8 @@ def _load_folder(folder: Path, device, dtype, vae: bool | AutoencoderKL) -> Mode
 
 def _check_vae_arg(vae: Any) -> None:
     if not (isinstance(vae, bool) or isinstance(vae, AutoencoderKL)):
-        raise TypeError(f"vae must be False, True (load the folder's vae/) or an AutoencoderKL, got {type(vae).__name__}")
+        raise TypeError("vae must be False, True (load the folder's vae/) or an AutoencoderKL, "
+                        f"got {type(vae).__name__}")
 
 
 def load_model(
@@ -338,13 +340,15 @@ def _no_safetensors_message(repo: str, local: Path, revision: str | None) -> str
     unet_file = (local / "unet" if pipeline else local) / "config.json"
     unet_cls = (_read_config(unet_file, "U-Net").get("_class_name") if unet_file.is_file() else None) or "UNet2DModel"
     sched_file = local / ("scheduler/scheduler_config.json" if pipeline else "scheduler_config.json")
-    sched_cls = (_read_config(sched_file, "scheduler").get("_class_name") if sched_file.is_file() else None) or "DDIMScheduler"
+    sched_cls = ((_read_config(sched_file, "scheduler").get("_class_name") if sched_file.is_file() else None)
+                 or "DDIMScheduler")
     rev = "" if revision is None else f", revision={revision!r}"
     return (f"the hub repo {repo!r} (revision {revision or 'main'}) has no safetensors weights where load_model reads "
             f"them, most likely only a pickle (diffusion_pytorch_model.bin), and latentlab loads safetensors only. "
             f"Convert it once with plain diffusers, only if you trust its source (loading a pickle runs code from it): "
             f"`from diffusers import {sched_cls}, {unet_cls}; "
-            f"{unet_cls}.from_pretrained({repo!r}{sub}, use_safetensors=False{rev}).save_pretrained(DIR, safe_serialization=True); "
+            f"{unet_cls}.from_pretrained({repo!r}{sub}, use_safetensors=False{rev})"
+            ".save_pretrained(DIR, safe_serialization=True); "
             f"{sched_cls}.from_pretrained({repo!r}{sched_sub}{rev}).save_pretrained(DIR)`, "
             f"then load_model(DIR).")
 
@@ -381,7 +385,8 @@ def latents_of(model: Model, images: Tensor) -> Tensor:
         return images
     vae = _vae_of(model)
     if not isinstance(images, Tensor) or images.dim() not in (3, 4) or images.shape[-3] != vae.config.in_channels:
-        raise ValueError(f"images must have shape (B, {vae.config.in_channels}, H, W) or ({vae.config.in_channels}, H, W), "
+        raise ValueError(f"images must have shape (B, {vae.config.in_channels}, H, W) "
+                         f"or ({vae.config.in_channels}, H, W), "
                          f"got {tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
     single = images.dim() == 3
     ib = (images[None] if single else images).to(device=model.device, dtype=next(vae.parameters()).dtype)
@@ -505,7 +510,9 @@ def check_t(model: Model, t: Any, batch: int, name: str = "t") -> Tensor:
         raise ValueError(f"{name} must be an integer timestep, got {t}")
     tt = tt.long().flatten() if tt.dim() else tt.long().expand(batch)
     if tt.shape != (batch,):
-        raise ValueError(f"{name} must be a scalar or have shape ({batch},), got shape {tuple(torch.as_tensor(t).shape)}")
+        raise ValueError(f"{name} must be a scalar or have shape ({batch},), "
+                         f"got shape {tuple(torch.as_tensor(t).shape)}")
     if tt.min() < 0 or tt.max() >= T:
-        raise ValueError(f"{name} must lie in [0, {T}) (the training schedule), got {t if tt.numel() == 1 else tt.tolist()}")
+        raise ValueError(f"{name} must lie in [0, {T}) (the training schedule), "
+                         f"got {t if tt.numel() == 1 else tt.tolist()}")
     return tt.to(next(model.unet.parameters()).device)

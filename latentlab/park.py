@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .ddim import ddim_sample, ddim_timesteps
-from .hspace import check_dh, eps_of_batch, h_of
+from .hspace import eps_of_batch
 from .jacobians import pullback
 from .linalg import SVD
 from .model import Model, check_t, check_x
@@ -29,7 +29,8 @@ __all__ = ["x_space_guidance", "move_along", "transport", "edit_and_denoise", "m
 
 def _check_direction(model: Model, v: Tensor, name: str = "v") -> Tensor:
     if not isinstance(v, Tensor) or tuple(v.shape[-3:]) != tuple(model.sample_shape) or v.dim() not in (3, 4):
-        raise ValueError(f"{name} must be one x-space direction of shape {tuple(model.sample_shape)} (or a batch of them), "
+        raise ValueError(f"{name} must be one x-space direction of shape {tuple(model.sample_shape)} "
+                         "(or a batch of them), "
                          f"got {tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__}")
     if not torch.isfinite(v).all():
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -85,7 +86,8 @@ def move_along(x_t: Tensor, v: Tensor, alpha: float) -> Tensor:
     if not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
         raise ValueError(f"alpha must be a finite number, got {alpha!r}")
     if v.shape != x_t.shape[-v.dim():]:
-        raise ValueError(f"v must have the shape of one sample of x_t {tuple(x_t.shape[-v.dim():])}, got {tuple(v.shape)}")
+        raise ValueError(f"v must have the shape of one sample of x_t {tuple(x_t.shape[-v.dim():])}, "
+                         f"got {tuple(v.shape)}")
     return x_t + alpha * v.to(x_t)
 
 
@@ -127,9 +129,11 @@ def edit_and_denoise(model: Model, x_t: Tensor, t_edit: int, v: Tensor, *, steps
         raise ValueError(f"rule must be 'guidance' (x_space_guidance) or 'move' (x_t + strength v), got {rule!r}")
     grid = ddim_timesteps(model, steps).tolist()
     if t_edit not in grid:
-        raise ValueError(f"t_edit must be a timestep of the {steps}-step grid ({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_edit!r}")
+        raise ValueError(f"t_edit must be a timestep of the {steps}-step grid "
+                         f"({grid[0]}, {grid[1]}, ..., {grid[-1]}), got {t_edit!r}")
     t_boost = model.num_train_timesteps // 5 if t_boost is None else t_boost
-    x = x_space_guidance(model, x_t, t_edit, v, gamma=strength, n=n) if rule == "guidance" else move_along(x_t, v, strength)
+    x = (x_space_guidance(model, x_t, t_edit, v, gamma=strength, n=n) if rule == "guidance"
+         else move_along(x_t, v, strength))
     return ddim_sample(model, x, steps, t_start=t_edit, t_boost=t_boost, generator=generator, progress=False)
 
 

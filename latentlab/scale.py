@@ -101,7 +101,8 @@ def shard(x: Tensor) -> Tensor:
     [0, 1, 2, 3, 4]
     """
     if not isinstance(x, Tensor) or x.dim() == 0:
-        raise ValueError(f"x must be a tensor with samples on axis 0, got {type(x).__name__ if not isinstance(x, Tensor) else 'a 0-d tensor'}")
+        raise ValueError("x must be a tensor with samples on axis 0, "
+                         f"got {type(x).__name__ if not isinstance(x, Tensor) else 'a 0-d tensor'}")
     start, stop = shard_bounds(len(x))
     return x if (start, stop) == (0, len(x)) else x[start:stop]
 
@@ -146,7 +147,8 @@ def map_samples(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     out = fn(local)
     if not isinstance(out, Tensor) or out.dim() == 0 or len(out) != len(local):
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(f"fn must return one output per sample ({len(local)} rows for {len(local)} samples), got {got}")
+        raise ValueError(f"fn must return one output per sample ({len(local)} rows for {len(local)} samples), "
+                         f"got {got}")
     return gather(out, len(x))
 
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -32,10 +32,20 @@
 # %config InlineBackend.figure_format = "png"
 import matplotlib.pyplot as plt
 import torch
+
 import latentlab as ll
-from latentlab.course.plot import show_images, show_rows, show_attribute_sweeps, show_unet, show_channels, show_ks
-from latentlab.quality import (psnr, image_correlation, neighbour_correlation, probe_accuracy, model_quality,
-                               null_quality, ks_critical_value, proportion_critical_difference)
+from latentlab.course.plot import show_attribute_sweeps, show_channels, show_images, show_ks, show_rows, show_unet
+from latentlab.quality import (
+    image_correlation,
+    ks_critical_value,
+    model_quality,
+    neighbour_correlation,
+    null_quality,
+    probe_accuracy,
+    proportion_critical_difference,
+    psnr,
+)
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the models here are small: one thread is steadier on a small or shared machine
 

@@ -40,8 +40,9 @@
 # %%
 # %config InlineBackend.figure_format = "png"
 import math
-import numpy as np
+
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.linear_model import RidgeCV
@@ -49,12 +50,14 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
 import latentlab as ll
+from latentlab.course.plot import show_channels, show_rows
 from latentlab.directions import random_direction
 from latentlab.methods import METHODS, Workbench, above_middle
 from latentlab.metrics import read_edit, right_way
-from latentlab.course.plot import show_channels, show_rows
 from latentlab.stats import bootstrap_interval, mcnemar
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
 threadpool_limits(1)  # the same for numpy/scikit-learn's BLAS (two threads made the ridge fits 5x slower here)
@@ -623,8 +626,8 @@ for a, pos in groups.items():
         tr.h, pos[torch.randperm(M, generator=gen(1000 + j))]).flatten(1), truth_dir, dim=1)
         for j in range(20)]).abs()  # 20 shuffled-label mean differences: |cosine| with the paired direction
     print(f"{a:7s}: share of norm^2 at t >= 600: mean-diff {share['mean-diff']:.2f}, paired {share['paired']:.2f}")
-    print(f"  cosine(mean-diff, paired):       " + " ".join(f"{v:5.2f}" for v in cos.tolist()))
-    print(f"  shuffled labels, 95th pct |cos|: " + " ".join(f"{v:5.2f}" for v in torch.quantile(null, 0.95, dim=0).tolist()))
+    print("  cosine(mean-diff, paired):       " + " ".join(f"{v:5.2f}" for v in cos.tolist()))
+    print("  shuffled labels, 95th pct |cos|: " + " ".join(f"{v:5.2f}" for v in torch.quantile(null, 0.95, dim=0).tolist()))
 
 # %% [markdown]
 # The mean differences put about a fifth of their size (0.19-0.22 of the squared norm) at

@@ -39,15 +39,18 @@
 # %%
 # %config InlineBackend.figure_format = "png"
 import math
+
 import matplotlib.pyplot as plt
 import torch
+
 import latentlab as ll
 from latentlab.asyrp import shipped_editors
+from latentlab.course.plot import show_images
 from latentlab.directions import random_direction
 from latentlab.methods import Workbench, above_middle
 from latentlab.metrics import read_edit, right_way
-from latentlab.course.plot import show_images
 from latentlab.stats import binomial_test, mcnemar
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
 

@@ -42,15 +42,18 @@
 # %%
 # %config InlineBackend.figure_format = "png"
 import dataclasses
+
 import matplotlib.pyplot as plt
 import torch
 from threadpoolctl import threadpool_limits
+
 import latentlab as ll
+from latentlab.course.plot import show_rows
 from latentlab.directions import random_direction
 from latentlab.methods import METHODS, Workbench
 from latentlab.metrics import in_range_units, leakage, read_edit, right_way, selectivity
-from latentlab.course.plot import show_rows
 from latentlab.stats import mcnemar
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
 threadpool_limits(1)  # the same for scikit-learn's PCA (two BLAS threads made each fit 40x slower here)

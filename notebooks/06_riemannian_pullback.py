@@ -37,14 +37,16 @@
 # %config InlineBackend.figure_format = "png"
 import matplotlib.pyplot as plt
 import torch
+
 import latentlab as ll
-from latentlab.jacobians import jacobian_products
+from latentlab.course.plot import show_images, show_rows
 from latentlab.hosvd import random_directions
+from latentlab.jacobians import jacobian_products
 from latentlab.methods import METHODS, nearest_timestep
 from latentlab.metrics import edit_attributes, in_range_units, read_edit, selectivity
 from latentlab.quality import neighbour_correlation
-from latentlab.course.plot import show_images, show_rows
 from latentlab.stats import empirical_p
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the models here are small: one thread is steadier on a small or shared machine
 cos = torch.nn.functional.cosine_similarity
@@ -115,7 +117,7 @@ for f in (0, 1):
         print(f"face {FACES[f]} t = {t}: s = {svds[(f, t)].S.numpy().round(2)}; s_1 / s_8 = {ratio[(f, t)]:.2f}")
 print("s_1 at t = 200 at least twice s_1 at t = 800, both faces:",
       all(svds[(f, 200)].S[0] >= 2 * svds[(f, 800)].S[0] for f in (0, 1)))
-print(f"s_1 / s_8 between 1.4 and 3 at all 8 (face, t):", all(1.4 < r < 3 for r in ratio.values()))
+print("s_1 / s_8 between 1.4 and 3 at all 8 (face, t):", all(1.4 < r < 3 for r in ratio.values()))
 
 # %% [markdown]
 # **Reading.** The response grows as $t$ falls: $s_1$ is about 5 at $t = 800$ and 13-17 at $t = 200$, so

@@ -38,14 +38,28 @@
 # %config InlineBackend.figure_format = "png"
 import math
 import time
+
 import matplotlib.pyplot as plt
 import torch
+
 import latentlab as ll
-from latentlab.jacobians import pullback
-from latentlab.hosvd import (jacobian_tensor, hosvd, energy_table, mode_spectra, rank1_directions, jacobian_gain,
-                             profile_shape, sensitivity_maps, own_patch_share, random_directions, empirical_p)
-from latentlab.metrics import edit_attributes
 from latentlab.course.plot import show_images, show_rows
+from latentlab.hosvd import (
+    empirical_p,
+    energy_table,
+    hosvd,
+    jacobian_gain,
+    jacobian_tensor,
+    mode_spectra,
+    own_patch_share,
+    profile_shape,
+    random_directions,
+    rank1_directions,
+    sensitivity_maps,
+)
+from latentlab.jacobians import pullback
+from latentlab.metrics import edit_attributes
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the two cores are shared: one thread ran this notebook 2x faster than two
 
@@ -397,7 +411,7 @@ w = V[0] - c * svd.V[0]  # the part of V_0 orthogonal to v_1
 w_hat = w / w.norm()
 gain_w, gain_w_hat = jacobian_gain(J, torch.stack([w, w_hat]))
 s_1 = svd.S[0]
-print(f"||J V_0||^2 = c^2 s_1^2 + ||J w||^2 to 0.1%:",
+print("||J V_0||^2 = c^2 s_1^2 + ||J w||^2 to 0.1%:",
       bool(((c * s_1) ** 2 + gain_w**2 - gains[0] ** 2).abs() < 1e-3 * gains[0] ** 2))
 print(f"|w| = {w.norm():.2f}; gain of w_hat: |J w_hat| / s_1 = {(gain_w_hat / s_1).item():.2f}")
 cos_v1 = (V * svd.V).flatten(1).sum(1)  # signed cosine of each rank-1 direction with v_1 (all unit norm)

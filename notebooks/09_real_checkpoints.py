@@ -49,10 +49,12 @@
 # %config InlineBackend.figure_format = "png"
 import matplotlib.pyplot as plt
 import torch
+
 import latentlab as ll
 from latentlab.architectures import ARCHITECTURES, architecture_config
-from latentlab.directions import random_direction
 from latentlab.course.plot import show_rows
+from latentlab.directions import random_direction
+
 plt.rcParams["figure.dpi"] = 72
 
 MODEL = None     # None: the bundled model; or a local folder (a hub id works if the repo has safetensors)
@@ -79,6 +81,7 @@ if DEVICE == "cpu" and not REAL:
 # %%
 # NBVAL_CHECK_OUTPUT
 from diffusers import DDIMScheduler, UNet2DConditionModel, UNet2DModel
+
 from latentlab.hspace import h_of_batch  # h_of without input checks, which a meta tensor cannot run
 
 bundled = ll.load_model()
@@ -419,11 +422,10 @@ if not REAL:
 
 # %%
 import tempfile
-import time
 from pathlib import Path
 
+from latentlab.architectures import random_model
 from latentlab.course import exercises as ex
-from latentlab.architectures import random_model, write_pipeline
 
 # %% [markdown]
 # ### Exercise 1: h at scale

@@ -68,15 +68,18 @@
 # %%
 # %config InlineBackend.figure_format = "png"
 import time
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from scipy.stats import spearmanr
+
 import latentlab as ll
 from latentlab.compare import compare_methods, read_by_judge, shipped_results
 from latentlab.course.plot import show_comparison
 from latentlab.methods import Workbench
 from latentlab.stats import intervals, manifold_shift, paired_test
+
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # two cores shared with background jobs: one thread is the fastest here
 pd.set_option("display.width", 100)
@@ -380,8 +383,9 @@ print(f"live run: {time.perf_counter() - start:.0f} s")
 # averages. Does the interval exclude 0?
 
 # %%
+
 from latentlab.course import exercises as ex
-import numpy as np
+
 rows = samples[(samples.attr == "hair_color") & (samples.method == "Haas PCA")]
 # YOUR CODE HERE: the mean change over the movable faces, and the bootstrap interval
 mean, lo, hi = None, None, None
@@ -399,7 +403,6 @@ ex.check_bootstrap_interval(samples, "hair_color", "Haas PCA", mean, lo, hi)
 # have kept at an uncorrected 0.05?
 
 # %%
-from scipy.stats import wilcoxon
 single = ["mean difference", "paired", "Haas supervised"]
 one = samples[(samples.attr == "hair_color") & samples.method.isin(single + ["random (1)"])].replace(
     {"method": {"random (1)": "random"}})

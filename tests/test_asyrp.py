@@ -3,11 +3,12 @@ import pytest
 import torch
 
 import latentlab as ll
-from helpers import LinearProbe, gen
 from latentlab.asyrp import DeltaBlock, Editor, EditorConfig, load_editor, save_editor, shipped_editors, train_editor
 from latentlab.directions import StepDirection
 from latentlab.metrics import measure_edit
 from latentlab.probe import Probe, ProbeConfig
+
+from helpers import LinearProbe, gen
 
 
 def test_delta_block_starts_at_zero_but_can_learn():
@@ -128,8 +129,10 @@ def saved_editor(folder):
 
 @pytest.mark.parametrize("damage, match", [
     ("{not json", r"config\.json is not valid JSON \(Expecting property name"),
-    ('{"config": {"attr": "smile"}}', r"config\.json is not an editor config as save_editor writes it .*KeyError: 'h_shape'"),
-    ('{"config": {"colour": 1}, "h_shape": [16, 8, 8], "timesteps": [500]}', r"config\.json is not an editor config .*TypeError"),
+    ('{"config": {"attr": "smile"}}',
+     r"config\.json is not an editor config as save_editor writes it .*KeyError: 'h_shape'"),
+    ('{"config": {"colour": 1}, "h_shape": [16, 8, 8], "timesteps": [500]}',
+     r"config\.json is not an editor config .*TypeError"),
 ])
 def test_load_editor_names_a_corrupt_config(tmp_path, damage, match):
     folder = saved_editor(tmp_path / "e")
@@ -144,7 +147,8 @@ def test_load_editor_names_a_truncated_weights_file(tmp_path, keep):
     folder = saved_editor(tmp_path / "e")
     weights = folder / "editor.safetensors"
     weights.write_bytes(weights.read_bytes()[:keep])
-    with pytest.raises(ValueError, match=r"editor\.safetensors is not a readable safetensors file \(SafetensorError") as err:
+    with pytest.raises(ValueError,
+                       match=r"editor\.safetensors is not a readable safetensors file \(SafetensorError") as err:
         load_editor(None, None, folder=folder)
     assert str(weights) in str(err.value) and "truncated or corrupt" in str(err.value)
 

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import latentlab as ll
-from helpers import LinearProbe, gen
 from latentlab.compare import choose_and_scale, compare_methods, matched_baseline
 from latentlab.methods import METHODS, Workbench
+
+from helpers import LinearProbe, gen
 
 ATTR = "hair_color"
 

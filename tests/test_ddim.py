@@ -6,6 +6,7 @@ from diffusers import DDIMPipeline, DDIMScheduler
 
 import latentlab as ll
 from latentlab.ddim import eps_from_output
+
 from helpers import gen
 
 

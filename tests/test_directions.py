@@ -5,8 +5,9 @@ import pytest
 import torch
 
 import latentlab as ll
-from helpers import gen
 from latentlab.directions import StepDirection, combine, h_trajectory, mean_difference, paired_direction
+
+from helpers import gen
 
 
 def test_mean_difference_equals_numpy():

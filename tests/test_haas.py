@@ -5,8 +5,9 @@ import pytest
 import torch
 
 import latentlab as ll
-from helpers import gen
 from latentlab.haas import jacobian_directions, pca_directions, supervised_direction
+
+from helpers import gen
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,8 @@ def test_supervised_direction_against_hand_computation():
     (lambda m, x: jacobian_directions(m, x[0], 2, k=2, t_index=5, progress=False), "t_index must be a step"),
     (lambda m, x: supervised_direction(torch.zeros(4, 3), torch.zeros(5)), r"scores must have shape \(4,\)"),
     (lambda m, x: supervised_direction(torch.zeros(4, 3), torch.zeros(4), top=0.9), "top must be a fraction"),
-    (lambda m, x: supervised_direction(torch.zeros(4, 3), torch.arange(4.0), project_out=[torch.ones(2)]), "project_out directions must have shape"),
+    (lambda m, x: supervised_direction(torch.zeros(4, 3), torch.arange(4.0), project_out=[torch.ones(2)]),
+     "project_out directions must have shape"),
 ])
 def test_bad_input(call, match):
     model = ll.tiny_model()

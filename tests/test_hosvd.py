@@ -9,12 +9,27 @@ import pytest
 import torch
 
 import latentlab as ll
-from latentlab.jacobians import pullback
 from latentlab.hosvd import (
-    best_ranks, empirical_p, energy_table, flattened_energy, hosvd, hosvd_energies,
-    jacobian_gain, jacobian_tensor, mode_spectra, own_patch_share, profile_shape, random_directions,
-    rank1_directions, sensitivity_maps, svd_params, tucker_energy, tucker_params, tucker_to_tensor,
+    best_ranks,
+    empirical_p,
+    energy_table,
+    flattened_energy,
+    hosvd,
+    hosvd_energies,
+    jacobian_gain,
+    jacobian_tensor,
+    mode_spectra,
+    own_patch_share,
+    profile_shape,
+    random_directions,
+    rank1_directions,
+    sensitivity_maps,
+    svd_params,
+    tucker_energy,
+    tucker_params,
+    tucker_to_tensor,
 )
+from latentlab.jacobians import pullback
 from latentlab.metrics import edit_attributes
 from latentlab.probe import Probe, ProbeConfig
 

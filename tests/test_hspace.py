@@ -5,6 +5,7 @@ from diffusers import UNet2DModel
 
 import latentlab as ll
 from latentlab.hspace import eps_of_batch
+
 from helpers import gen
 
 
@@ -33,7 +34,8 @@ def test_h_of_equals_mid_block_output(conditional):
 def test_h_of_never_runs_the_decoder():
     torch.manual_seed(0)
     unet = UNet2DModel(
-        sample_size=32, block_out_channels=(4, 4, 4, 4, 4, 4), layers_per_block=1, norm_num_groups=2, attention_head_dim=2,
+        sample_size=32, block_out_channels=(4, 4, 4, 4, 4, 4), layers_per_block=1, norm_num_groups=2,
+        attention_head_dim=2,
         down_block_types=("DownBlock2D",) * 6, up_block_types=("UpBlock2D",) * 6,
     )
     model = ll.Model(unet, ll.model.DDIMScheduler())
@@ -139,10 +141,13 @@ def test_forward_ad_matches_finite_differences(conditional):
         (lambda m: ll.h_of(m, torch.full((3, 16, 16), float("nan")), 5), ValueError, "NaN"),
         (lambda m: ll.h_of(m, torch.zeros(3, 16, 16), -1), ValueError, r"t must lie in \[0, 1000\)"),
         (lambda m: ll.h_of(m, torch.zeros(3, 16, 16), 1000), ValueError, r"t must lie in \[0, 1000\)"),
-        (lambda m: ll.h_of(m, torch.zeros(2, 3, 16, 16), torch.tensor([1, 2, 3])), ValueError, "t must be a scalar or have shape"),
+        (lambda m: ll.h_of(m, torch.zeros(2, 3, 16, 16), torch.tensor([1, 2, 3])), ValueError,
+         "t must be a scalar or have shape"),
         (lambda m: ll.h_of(m, torch.zeros(3, 16, 16), 2.5), TypeError, "t must be an int"),
-        (lambda m: ll.eps_of(m, torch.zeros(3, 16, 16), 5, dh=torch.zeros(16, 4, 4)), ValueError, "dh must have the shape of h"),
-        (lambda m: ll.eps_of(m, torch.zeros(3, 16, 16), 5, dh=torch.full((16, 8, 8), float("nan"))), ValueError, "dh contains NaN"),
+        (lambda m: ll.eps_of(m, torch.zeros(3, 16, 16), 5, dh=torch.zeros(16, 4, 4)), ValueError,
+         "dh must have the shape of h"),
+        (lambda m: ll.eps_of(m, torch.zeros(3, 16, 16), 5, dh=torch.full((16, 8, 8), float("nan"))), ValueError,
+         "dh contains NaN"),
     ],
 )
 def test_bad_input(model, call, error, match):

@@ -234,5 +234,6 @@ def test_range_start_matches_dense(name: str) -> None:
     assert info["vjps"] == info["jvps"] + info["block"]
     with pytest.raises(ValueError, match=r"jvp returned a tensor of shape \(120,\), expected \(7,\) \(out_shape\)"):
         matrix_svd(A, 3, out_shape=(7,), v0=true.Vh[:1])  # a warm start: no sketch, the jvp's shape is checked
-    with pytest.raises(ValueError, match=r"out_shape must be a positive int or a sequence of positive ints, got \(0,\)"):
+    with pytest.raises(ValueError,
+                       match=r"out_shape must be a positive int or a sequence of positive ints, got \(0,\)"):
         matrix_svd(A, 3, out_shape=(0,))

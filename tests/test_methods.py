@@ -117,7 +117,9 @@ def test_park_move_and_guidance_follow_the_formulas(bench):
     torch.testing.assert_close(move.move(x, x_t, 0.5), x_t + 0.5 * 2.0 * v)
     expected = x_t.clone()  # Park et al.: n times x_t <- x_t + gamma (eps(x_t + v) - eps(x_t))
     for _ in range(16):
-        expected = expected + 0.1 * 0.5 * (ll.eps_of(bench.model, expected + v, t) - ll.eps_of(bench.model, expected, t))
+        expected = expected + 0.1 * 0.5 * (
+            ll.eps_of(bench.model, expected + v, t) - ll.eps_of(bench.model, expected, t)
+        )
     torch.testing.assert_close(guide.move(x, x_t, 0.5), expected, rtol=1e-4, atol=1e-5)
     edited = guide(x, 0.5)
     torch.testing.assert_close(edited, ll.ddim_sample(bench.model, expected, 3, t_start=t, progress=False),

@@ -6,6 +6,7 @@ import torch
 from diffusers import AutoencoderKL, DDIMPipeline, DDIMScheduler, DDPMScheduler, UNet2DModel
 
 import latentlab as ll
+
 from helpers import gen
 
 # google/ddpm-cifar10-32's U-Net config as published on the hub (a real config, random weights).
@@ -33,7 +34,8 @@ def write_hub_style_pipeline(root, unet_config, seed=0):
     (root / "scheduler").mkdir()
     (root / "scheduler" / "scheduler_config.json").write_text(json.dumps(DDPM_SCHEDULER_CONFIG))
     (root / "model_index.json").write_text(json.dumps(
-        {"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}))
+        {"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"],
+         "unet": ["diffusers", "UNet2DModel"]}))
     return unet
 
 
@@ -50,7 +52,10 @@ def test_real_config_with_ddpm_scheduler(tmp_path):
     unet = write_hub_style_pipeline(tmp_path, DDPM_CIFAR10_CONFIG)
     model = ll.load_model(tmp_path)
     assert isinstance(model.scheduler, DDIMScheduler)
-    assert torch.allclose(model.scheduler.alphas_cumprod, DDPMScheduler(**{k: v for k, v in DDPM_SCHEDULER_CONFIG.items() if not k.startswith("_")}).alphas_cumprod)
+    assert torch.allclose(
+        model.scheduler.alphas_cumprod,
+        DDPMScheduler(**{k: v for k, v in DDPM_SCHEDULER_CONFIG.items() if not k.startswith("_")}).alphas_cumprod,
+    )
     assert model.sample_shape == (3, 32, 32) and model.h_shape == (256, 4, 4)
     x = torch.randn(1, 3, 32, 32, generator=gen(0))
     assert torch.allclose(ll.eps_of(model, x, 10), unet.eval()(x, 10).sample, atol=1e-5)
@@ -84,7 +89,8 @@ def test_hub_repo_with_pickles_only_gets_the_conversion_to_run(tmp_path, monkeyp
     model.unet.save_pretrained(repo, safe_serialization=False)  # config.json + diffusion_pytorch_model.bin
     (repo / "scheduler_config.json").write_text(json.dumps(DDPM_SCHEDULER_CONFIG))
     (repo / "model_index.json").write_text(json.dumps(
-        {"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}))
+        {"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"],
+         "unet": ["diffusers", "UNet2DModel"]}))
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: str(repo))
     with pytest.raises(FileNotFoundError) as e:
         ll.load_model("google/ddpm-ema-celebahq-256")

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 import latentlab as ll
+from latentlab.park import edit_and_denoise, linearity_error, multi_edit, transport, x_space_guidance
+
 from helpers import gen
-from latentlab.park import edit_and_denoise, linearity_error, multi_edit, move_along, transport, x_space_guidance
 
 
 def test_guidance_with_gamma_zero_is_the_identity(model):
@@ -59,11 +60,14 @@ def test_linearity_error_of_a_linear_map_and_of_the_encoder(model):
 @pytest.mark.parametrize("call, match", [
     (lambda m, x: x_space_guidance(m, x, 500, torch.ones(3, 16, 16), gamma=-0.1), "gamma must be a finite number >= 0"),
     (lambda m, x: x_space_guidance(m, x, 500, torch.ones(3, 16, 16), n=0), "n must be a positive integer"),
-    (lambda m, x: x_space_guidance(m, x, 500, torch.ones(3, 8, 8)), r"v must be one x-space direction of shape \(3, 16, 16\)"),
-    (lambda m, x: edit_and_denoise(m, x, 510, torch.ones(3, 16, 16), steps=4), "t_edit must be a timestep of the 4-step grid"),
+    (lambda m, x: x_space_guidance(m, x, 500, torch.ones(3, 8, 8)),
+     r"v must be one x-space direction of shape \(3, 16, 16\)"),
+    (lambda m, x: edit_and_denoise(m, x, 510, torch.ones(3, 16, 16), steps=4),
+     "t_edit must be a timestep of the 4-step grid"),
     (lambda m, x: edit_and_denoise(m, x, 500, torch.ones(3, 16, 16), steps=4, rule="push"), "rule must be"),
     (lambda m, x: multi_edit(m, x, 500, 3, k=3), r"i must be a direction index from 0 to 2"),
-    (lambda m, x: transport(torch.ones(5), ll.SVD(torch.eye(3)[:1], torch.ones(1), torch.eye(4)[:1])), "u must have the shape of one h"),
+    (lambda m, x: transport(torch.ones(5), ll.SVD(torch.eye(3)[:1], torch.ones(1), torch.eye(4)[:1])),
+     "u must have the shape of one h"),
     (lambda m, x: linearity_error(lambda z: z, x, x, [0.0]), "steps must be positive"),
 ])
 def test_bad_input(model, call, match):
@@ -75,7 +79,8 @@ def test_linearity_error_with_an_exact_jv_has_no_difference_floor(model):
     from latentlab.jacobians import jacobian_products
     x_t, v = torch.randn(3, 16, 16, generator=gen(13)), torch.randn(3, 16, 16, generator=gen(14))
     jvp, _, _ = jacobian_products(model, x_t, 500)
-    f = lambda z: ll.h_of(model, z, 500)
+    def f(z):
+        return ll.h_of(model, z, 500)
     exact = linearity_error(f, x_t, v, [1e-3, 1.0], jv=jvp(v))
     m64 = ll.Model(model.unet.double(), model.scheduler)  # the float64 oracle: a finite difference without round-off
     ref = linearity_error(lambda z: ll.h_of(m64, z, 500), x_t.double(), v.double(), [1e-3, 1.0])
@@ -94,4 +99,5 @@ def test_fused_guidance_equals_two_calls():
     mc = ll.tiny_model(conditional=True)
     mc.cond = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(2))  # per-sample conditioning
     two = ll.x_space_guidance(mc, x, 500, v, gamma=0.5, n=2)
-    torch.testing.assert_close(ll.x_space_guidance(mc, x, 500, v, gamma=0.5, n=2, fused=True), two, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ll.x_space_guidance(mc, x, 500, v, gamma=0.5, n=2, fused=True), two,
+                               rtol=1e-4, atol=1e-5)

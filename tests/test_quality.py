@@ -6,8 +6,18 @@ from scipy import linalg, stats
 
 import latentlab as ll
 from latentlab.probe import Probe, ProbeConfig
-from latentlab.quality import (frechet_distance, image_correlation, ks_critical_value, ks_distance, model_quality,
-                               neighbour_correlation, null_quality, proportion_critical_difference, psnr, rerender)
+from latentlab.quality import (
+    frechet_distance,
+    image_correlation,
+    ks_critical_value,
+    ks_distance,
+    model_quality,
+    neighbour_correlation,
+    null_quality,
+    proportion_critical_difference,
+    psnr,
+    rerender,
+)
 
 
 def whitened(n, d, seed):

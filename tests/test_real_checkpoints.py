@@ -12,10 +12,11 @@ import torch
 from diffusers import DDIMScheduler, PNDMScheduler, UNet2DConditionModel, UNet2DModel
 
 import latentlab as ll
-from helpers import LinearProbe, gen
 from latentlab.architectures import ARCHITECTURES, architecture_config, random_model, write_pipeline
 from latentlab.hspace import h_of_batch
 from latentlab.model import latents_of, pixels_of
+
+from helpers import LinearProbe, gen
 
 CELEBA = dict(name="celebahq-256", width=16)  # 256 px, 6 levels, attention at 16 px: h 32 x 8 x 8 here
 SD = dict(name="sd-2.1-base", width=40)  # latents 4 x 64 x 64, cross-attention: h 32 x 8 x 8 here
@@ -111,7 +112,8 @@ def test_pickle_only_is_refused(tmp_path, arch):
 
 @pytest.mark.parametrize("change, match", [
     ({"layers_per_block": 1}, "could not load U-Net weights|does not match its weights"),  # shapes differ
-    ({"add_attention": False}, "does not match its weights.*not in the config"),  # weights left over: diffusers only warns
+    # weights left over: diffusers only warns
+    ({"add_attention": False}, "does not match its weights.*not in the config"),
 ])
 def test_mismatched_config_is_refused(tmp_path, change, match):
     random_model(**CELEBA).unet.save_pretrained(tmp_path, safe_serialization=True)

@@ -44,7 +44,8 @@ def analyses() -> dict[str, torch.Tensor]:
                              **_editor_options())
     ddim = map_samples(lambda xs: ll.ddim_sample(model, xs, 2, progress=False), x_T)  # compare_methods' building block
     table = _comparison(m32, LinearProbe().double(), gen)
-    return {"ddim": ddim, "compare": table, "components": pcs.components, "sigma": pcs.sigma, "mean": pcs.mean, "h": pcs.trajectory.h,
+    return {"ddim": ddim, "compare": table, "components": pcs.components, "sigma": pcs.sigma, "mean": pcs.mean,
+            "h": pcs.trajectory.h,
             "supervised": sup, "S": spectra.S, "V": spectra.V, "U": spectra.U,
             **{f"editor.{k}": v for k, v in editor.state_dict().items()}}
 
@@ -65,7 +66,8 @@ def _comparison(model, probe, gen) -> torch.Tensor:
 
 
 def _editor_options() -> dict:
-    return {k: v for k, v in vars(EditorConfig.tiny(batch=4, trajectories=2)).items() if k not in ("attr", "goal", "kind")}
+    return {k: v for k, v in vars(EditorConfig.tiny(batch=4, trajectories=2)).items()
+            if k not in ("attr", "goal", "kind")}
 
 
 def worker(out: str) -> None:

@@ -32,7 +32,6 @@ def test_wall_clock_limit_stops_and_saves(tmp_path) -> None:
 
 
 def test_bad_config_raises(tmp_path) -> None:
-    import pytest
 
     with pytest.raises(ValueError, match="device must be a torch device such as 'cpu' or 'cuda', got 'gpu0'"):
         train(TrainConfig(out=str(tmp_path), unet="tiny", device="gpu0"), progress=False)
