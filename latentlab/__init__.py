@@ -3,9 +3,11 @@
 Data flows model -> trajectory -> direction -> edit -> measurement:
 `load_model` -> `ddim_sample` / `ddim_invert` / `h_trajectory` -> `pullback` / `eps_jacobian` /
 `mean_difference` / `paired_direction` / `load_editor` / `pca_directions` / `x_space_guidance` ->
-`ddim_sample(dh=...)` -> `measure_edit` (with `load_probe`).
+`ddim_sample(dh=...)` -> `read_edit` / `measure_edit` (with `load_probe`). Every direction-finding
+method's settings live once, in the registry `METHODS`; a `Workbench` hands out its candidates, which
+`compare_methods` and the `EditSession` behind the widget use.
 """
-from . import scale
+from . import scale, stats
 from .architectures import random_model
 from .asyrp import Editor, edit_interval, load_editor, train_editor
 from .compare import compare_methods
@@ -17,10 +19,12 @@ from .hosvd import energy_table, hosvd, jacobian_tensor, rank1_directions
 from .hspace import eps_of, h_of
 from .jacobians import eps_jacobian, pullback, pullback_spectra
 from .linalg import SVD, dense_jacobian, topk_svd
-from .metrics import additivity_error, asymmetry, measure_edit, scaling, scaling_r2, sweep
+from .methods import METHODS, Candidate, Method, Workbench
+from .metrics import additivity_error, asymmetry, measure_edit, read_edit, scaling, scaling_r2, sweep
 from .model import Model, forward_ad, latents_of, load_model, pixels_of, tiny_model
 from .park import edit_and_denoise, linearity_error, move_along, multi_edit, transport, x_space_guidance
 from .probe import Probe, load_probe
+from .session import EditSession
 
 __all__ = [
     "Model", "load_model", "tiny_model", "forward_ad", "pixels_of", "latents_of", "random_model", "scale",
@@ -32,7 +36,7 @@ __all__ = [
     "Editor", "load_editor", "train_editor", "edit_interval",
     "pca_directions", "jacobian_directions", "supervised_direction",
     "x_space_guidance", "move_along", "transport", "edit_and_denoise", "multi_edit", "linearity_error",
-    "compare_methods",
-    "measure_edit", "scaling", "scaling_r2", "additivity_error", "asymmetry", "sweep",
+    "METHODS", "Method", "Workbench", "Candidate", "compare_methods", "EditSession", "stats",
+    "read_edit", "measure_edit", "scaling", "scaling_r2", "additivity_error", "asymmetry", "sweep",
     "ATTRIBUTES", "render_faces", "Probe", "load_probe",
 ]

@@ -8,8 +8,8 @@ h-column, colour, row, column), says more. Here: the tensor (`jacobian_tensor`),
 (`energy_table`), the per-mode spectra, rank-1 image directions built from the input-mode
 factors (`rank1_directions`), the shape of a factor's profile (`profile_shape`), where each h
 position reads the image (`sensitivity_maps`, `own_patch_share`) and random unit directions, plain
-or blurred, as a baseline for edits (`random_directions`), with empirical p-values against it
-(`empirical_p`). Edits along these directions are
+or blurred, as a baseline for edits (`random_directions`; their empirical p-values are
+`latentlab.stats.empirical_p`). Edits along these directions are
 measured by `latentlab.metrics.edit_attributes`.
 
 References
@@ -42,7 +42,7 @@ __all__ = [
     "jacobian_tensor", "hosvd", "tucker_to_tensor", "tucker_params", "svd_params", "tucker_energy",
     "flattened_energy", "hosvd_energies", "best_ranks", "energy_table", "mode_spectra",
     "rank1_directions", "jacobian_gain", "profile_shape", "sensitivity_maps", "own_patch_share",
-    "random_directions", "empirical_p",
+    "random_directions",
 ]
 
 
@@ -574,29 +574,3 @@ def random_directions(
         z = z.reshape(n, C, H, W)
     return z / z.flatten(1).norm(dim=1)[:, None, None, None]
 
-
-def empirical_p(stat: Tensor, baseline: Tensor) -> Tensor:
-    """Empirical (Monte Carlo) p-value of each statistic against a baseline sample: (1 + #{b >= s}) / (N + 1).
-
-    This is the standard permutation-test form (Davison & Hinkley 1997, eq. 4.11; Phipson & Smyth 2010,
-    "Permutation p-values should never be zero"): it is never 0, its smallest value is 1 / (N + 1), and
-    if `stat` were one more draw from the baseline's distribution, P(p <= a) <= a. So with N baseline
-    draws no test can reach p < 1 / (N + 1): a Bonferroni threshold a / m needs N + 1 >= m / a.
-
-    Args:
-        stat: the statistics under test, any shape; baseline: `(N,)`, the same statistic on N baseline draws.
-
-    Returns:
-        float64 p-values, the shape of `stat`.
-
-    >>> empirical_p(torch.tensor([0.5, 0.25, 0.0]), torch.tensor([0.1, 0.2, 0.3]))
-    tensor([0.2500, 0.5000, 1.0000], dtype=torch.float64)
-    """
-    stat, baseline = torch.as_tensor(stat), torch.as_tensor(baseline)
-    if baseline.dim() != 1 or len(baseline) < 1 or not torch.isfinite(baseline).all():
-        raise ValueError("baseline must be a non-empty 1-d tensor of finite numbers, "
-                         f"got shape {tuple(baseline.shape)}")
-    if not torch.isfinite(stat).all():
-        raise ValueError("stat must be finite")
-    hits = (baseline.double() >= stat.double()[..., None]).sum(-1)
-    return (1 + hits).double() / (len(baseline) + 1)

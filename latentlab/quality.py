@@ -14,10 +14,6 @@
 """
 from __future__ import annotations
 
-import math
-from statistics import NormalDist
-
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,9 +21,10 @@ from .ddim import ddim_invert, ddim_sample
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, render_faces
 from .model import Model
 from .probe import Probe
+from .stats import ks_distance
 
 __all__ = [
-    "frechet_distance", "ks_distance", "ks_critical_value", "proportion_critical_difference",
+    "frechet_distance",
     "image_correlation", "neighbour_correlation", "rerender", "psnr", "model_quality", "null_quality", "probe_accuracy",
 ]
 
@@ -66,70 +63,6 @@ def frechet_distance(a: Tensor, b: Tensor) -> float:
     s = _sqrt_psd(ca)
     cross = _psd_eigvals(torch.linalg.eigvalsh(s @ cb @ s)).sqrt().sum()
     return float(mu @ mu + ca.trace() + cb.trace() - 2 * cross)
-
-
-def _as_1d(x, name: str) -> np.ndarray:
-    arr = (x.detach().double().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)).ravel()
-    if arr.size == 0 or not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be a non-empty set of finite numbers, got {arr.size} values")
-    return arr
-
-
-def ks_distance(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> tuple[float, float]:
-    """Two-sample Kolmogorov-Smirnov distance: the largest gap between the two empirical CDFs.
-
-    Returns `(D, x)`: the distance and a value `x` (one of the data) at which
-    `|F_a(x) - F_b(x)| = D`, with `F(x)` the fraction of a set at or below `x`.
-
-    >>> ks_distance(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([3.5, 5.0, 6.0, 7.0]))
-    (0.75, 3.0)
-    """
-    a, b = np.sort(_as_1d(a, "a")), np.sort(_as_1d(b, "b"))
-    x = np.concatenate([a, b])
-    gap = np.abs(np.searchsorted(a, x, side="right") / a.size - np.searchsorted(b, x, side="right") / b.size)
-    i = int(np.argmax(gap))
-    return float(gap[i]), float(x[i])
-
-
-def _check_sizes_alpha(n: int, m: int, alpha: float) -> None:
-    for name, v in (("n", n), ("m", m)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer (a sample size), got {v!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number in (0, 1) (the test's significance level), got {alpha!r}")
-
-
-def ks_critical_value(n: int, m: int, alpha: float = 0.05) -> float:
-    """Asymptotic critical value of the two-sample KS distance: `c(alpha) sqrt((n + m) / (n m))`.
-
-    `c(alpha) = sqrt(-ln(alpha / 2) / 2)`, the first term of the Kolmogorov distribution's tail
-    `P(K > c) = 2 sum_k (-1)^(k-1) exp(-2 k^2 c^2)` (within 3e-5 of its quantile for alpha <= 0.1,
-    3e-4 at 0.2).
-    Two samples of sizes n and m from one continuous distribution have a KS distance above this
-    with probability about alpha (asymptotically in n and m).
-
-    >>> round(ks_critical_value(64, 64, 0.05), 3)
-    0.24
-    """
-    _check_sizes_alpha(n, m, alpha)
-    return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))
-
-
-def proportion_critical_difference(n: int, m: int, alpha: float = 0.05, rate: float = 0.5) -> float:
-    """Critical |p_1 - p_2| of the two-sided pooled two-proportion z-test (normal approximation).
-
-    `z_(1-alpha/2) sqrt(r (1 - r) (1/n + 1/m))`, with z the standard normal quantile and r the rate.
-
-    Two rates measured on n and m draws of one Bernoulli(rate) differ by more than this with
-    probability about alpha (normal approximation; pass the pooled rate of the data as `rate`).
-
-    >>> round(proportion_critical_difference(64, 64, 0.05), 3)
-    0.173
-    """
-    _check_sizes_alpha(n, m, alpha)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise ValueError(f"rate must be a number in [0, 1] (the pooled proportion), got {rate!r}")
-    return NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(rate * (1 - rate) * (1 / n + 1 / m))
 
 
 def _check_images(x, name: str) -> None:

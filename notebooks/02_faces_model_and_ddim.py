@@ -37,14 +37,13 @@ import latentlab as ll
 from latentlab.course.plot import show_attribute_sweeps, show_channels, show_images, show_ks, show_rows, show_unet
 from latentlab.quality import (
     image_correlation,
-    ks_critical_value,
     model_quality,
     neighbour_correlation,
     null_quality,
     probe_accuracy,
-    proportion_critical_difference,
     psnr,
 )
+from latentlab.stats import ks_critical_value, proportion_critical_difference
 
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the models here are small: one thread is steadier on a small or shared machine

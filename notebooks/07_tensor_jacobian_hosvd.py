@@ -45,7 +45,6 @@ import torch
 import latentlab as ll
 from latentlab.course.plot import show_images, show_rows
 from latentlab.hosvd import (
-    empirical_p,
     energy_table,
     hosvd,
     jacobian_gain,
@@ -59,6 +58,7 @@ from latentlab.hosvd import (
 )
 from latentlab.jacobians import pullback
 from latentlab.metrics import edit_attributes
+from latentlab.stats import empirical_p
 
 plt.rcParams["figure.dpi"] = 72
 torch.set_num_threads(1)  # the two cores are shared: one thread ran this notebook 2x faster than two

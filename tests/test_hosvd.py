@@ -11,7 +11,6 @@ import torch
 import latentlab as ll
 from latentlab.hosvd import (
     best_ranks,
-    empirical_p,
     energy_table,
     flattened_energy,
     hosvd,
@@ -305,24 +304,6 @@ def test_random_directions_are_blurred_noise_of_unit_norm(blur):
     torch.testing.assert_close(V, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(V.flatten(1).norm(dim=1), torch.ones(5))
     assert not torch.allclose(V, random_directions(5, shape, blur=blur, generator=gen(15)))
-
-
-def test_empirical_p_counts_the_baseline_at_or_above_each_statistic():
-    baseline = torch.rand(50, generator=gen(16))
-    stat = torch.tensor([[-1.0, 2.0], [baseline[7].item(), baseline.median().item()]])
-    expected = torch.tensor([[1 + (baseline >= s).sum().item() for s in row] for row in stat.tolist()]) / 51
-    torch.testing.assert_close(empirical_p(stat, baseline), expected.double())
-    assert empirical_p(torch.tensor(2.0), baseline).item() == 1 / 51  # never below 1 / (N + 1)
-    # valid: a statistic drawn from the baseline's own distribution has P(p <= a) <= a
-    draws = torch.rand(4000, 20, generator=gen(17))
-    p = torch.stack([empirical_p(d[0], d[1:]) for d in draws])
-    for a in (0.1, 0.25, 0.5):
-        assert (p <= a).double().mean() <= a + 0.02
-    with pytest.raises(ValueError, match="baseline"):
-        empirical_p(torch.tensor(1.0), torch.zeros(0))
-
-
-# ----------------------------------------------------------------------------- DDIM from x_t and edits
 
 
 def test_edit_attributes_reads_the_probe_on_the_edited_samples():

@@ -14,16 +14,16 @@ PACKAGE = ROOT / "latentlab"
 # itself (`import latentlab as ll`): it re-exports the library, so only the course sits above it.
 LAYERS: list[tuple[str, ...]] = [
     ("model", "faces", "architectures", "scale"),  # scale: sharding over processes, used by the analyses above
-    ("hspace", "ddim", "probe"),
+    ("hspace", "ddim", "probe", "stats"),  # stats: tests and intervals on numbers, no model
     ("linalg", "jacobians", "directions", "haas", "park", "asyrp", "hosvd", "train", "quality"),
-    ("metrics", "stats"),
+    ("metrics",),
     ("methods", "session"),
     ("compare",),
     ("__init__",),
     ("course",),  # latentlab/course/: the exercises, plots, figures and widget of the notebooks
 ]
 # Old homes, placed while they still exist: drop each one once its file is gone.
-MOVING = {"geometry": "linalg"}
+MOVING: dict[str, str] = {}
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 LAYER |= {old: LAYER[new] for old, new in MOVING.items()}
 

@@ -9,15 +9,13 @@ from latentlab.probe import Probe, ProbeConfig
 from latentlab.quality import (
     frechet_distance,
     image_correlation,
-    ks_critical_value,
-    ks_distance,
     model_quality,
     neighbour_correlation,
     null_quality,
-    proportion_critical_difference,
     psnr,
     rerender,
 )
+from latentlab.stats import ks_critical_value, ks_distance, proportion_critical_difference
 
 
 def whitened(n, d, seed):
@@ -67,55 +65,6 @@ def test_frechet_distance_with_fewer_samples_than_dimensions():
     a = torch.randn(10, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert abs(frechet_distance(a, a)) < 1e-9
     assert frechet_distance(a, a + 1) == pytest.approx(40.0, abs=1e-9)  # only the means differ, by 1 in each of 40 dims
-
-
-@pytest.mark.parametrize("n,m,ties", [(64, 64, False), (30, 70, False), (25, 40, True), (1, 5, False)])
-def test_ks_distance_matches_scipy(n, m, ties):
-    rng = np.random.default_rng(n * m)
-    a, b = rng.normal(size=n), rng.normal(0.3, 1.2, size=m)
-    if ties:
-        a, b = np.round(a, 1), np.round(b, 1)
-    d, x = ks_distance(torch.tensor(a), b)
-    assert d == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
-    gap_at_x = abs((a <= x).mean() - (b <= x).mean())  # the ECDF gap where ks_distance says it is largest
-    assert gap_at_x == pytest.approx(d, abs=1e-12)
-
-
-@pytest.mark.parametrize("alpha", [0.1, 0.05, 0.01, 0.005])
-@pytest.mark.parametrize("n,m", [(64, 64), (50, 200), (1000, 1000)])
-def test_ks_critical_value_is_the_kolmogorov_quantile(n, m, alpha):
-    expected = stats.kstwobign.isf(alpha) * np.sqrt((n + m) / (n * m))
-    assert ks_critical_value(n, m, alpha) == pytest.approx(expected, rel=1e-4)
-
-
-@pytest.mark.parametrize("n,alpha", [(64, 0.05), (64, 0.005), (64, 0.05 / 11), (100, 0.01), (30, 0.05)])
-def test_ks_critical_value_against_the_exact_test(n, alpha):
-    """With n = m the KS distance takes the values k / n. The asymptotic critical value is valid (the exact
-    p-value of the first k / n above it is <= alpha) and conservative by at most one step of 1/n (two
-    steps below it the exact p-value exceeds alpha)."""
-    c = ks_critical_value(n, n, alpha)
-    k_above = int(np.floor(c * n)) + 1
-
-    def exact_p(k):
-        a = np.arange(n, dtype=float)
-        res = stats.ks_2samp(a, a + k - 0.5, method="exact")  # shifting by k - 1/2 places gives D = k / n
-        assert res.statistic == pytest.approx(k / n)
-        return res.pvalue
-
-    assert exact_p(k_above) <= alpha < exact_p(k_above - 2)
-
-
-@pytest.mark.parametrize("alpha", [0.05, 0.01, 0.0045])
-def test_proportion_critical_difference_is_the_chi_square_quantile(alpha):
-    d = proportion_critical_difference(64, 64, alpha, rate=0.5)
-    se2 = 0.25 * (2 / 64)
-    assert d**2 / se2 == pytest.approx(stats.chi2.isf(alpha, 1), rel=1e-9)  # z^2 is chi-square with 1 dof
-    # The same on counts: a 2 x 2 table whose rates differ by the critical difference has p = alpha.
-    n = 1_000_000
-    k = round(n * proportion_critical_difference(n, n, alpha) / 2)
-    table = [[n // 2 + k, n // 2 - k], [n // 2 - k, n // 2 + k]]  # rates 0.5 +- k/n, pooled 0.5
-    p = stats.chi2_contingency(table, correction=False).pvalue
-    assert p == pytest.approx(alpha, rel=0.01)  # the table's difference 2k/n is d rounded to 2/n
 
 
 def test_neighbour_correlation_matches_numpy():
