@@ -129,6 +129,7 @@ def registry_run(tmp_path=None, **options):
 SLOW = ("Park pullback (guidance)", "Park transported")
 
 
+@pytest.mark.slow
 def test_the_registry_runs_end_to_end_with_matched_random_rows(tmp_path):
     bench, x_calib, _, df = registry_run(tmp_path, methods=[m for m in METHODS if m not in SLOW])
     rows = df.set_index("method")

@@ -125,6 +125,7 @@ def test_invert_then_sample_is_exact_when_eps_is_zero():
     assert (ll.ddim_sample(model, x_T, steps=50, progress=False) - x0).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_invert_then_sample_converges_with_steps():
     """The round trip's error is DDIM's discretisation error: first order, so it shrinks with steps.
 

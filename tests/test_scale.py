@@ -146,6 +146,7 @@ def test_pullback_spectra_is_pullback_per_sample():
 # ----------------------------------------------------------------------------- two processes
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
     """`accelerate launch` with 2 CPU processes (torchrun + gloo) gives what one process gives."""
     out = tmp_path / "two.safetensors"

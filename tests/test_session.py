@@ -300,6 +300,7 @@ EXIT_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prepare, what, end", [
     ("", "loading the face", ""),
     ("s.face_state(); s.render(Edit('random', 0, 0.5))", "sampling the edit", ""),

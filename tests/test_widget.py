@@ -193,6 +193,7 @@ def test_image_to_png_round_trips_and_in_voila_reads_the_environment(monkeypatch
     assert in_voila()
 
 
+@pytest.mark.slow
 def test_a_script_that_builds_the_editor_exits_cleanly():
     """`EditWidget()` (bundled model, shipped probe) starts rendering at once; the script ends mid-render."""
     proc = subprocess.run([sys.executable, "-c", "from latentlab.course.widget import EditWidget; EditWidget()"],
