@@ -373,9 +373,12 @@ class Workbench:
     def _Haas_supervised(self, m, attr, goal):
         tr, readings = self.trajectories()
         top = m.settings["top"]
-        dirs = {a: supervised_direction(tr.h, readings[a], top=top) for a in ATTRIBUTES}
-        d = supervised_direction(tr.h, readings[attr], top=top,
-                                 project_out=[dirs[a] for a in ATTRIBUTES if a != attr])
+
+        def fit():  # every attribute's own direction, once: each one projects out the others'
+            return {a: supervised_direction(tr.h, readings[a], top=top) for a in ATTRIBUTES}
+        dirs = self._once("supervised", fit)
+        d = self._once(("supervised", attr), lambda: supervised_direction(
+            tr.h, readings[attr], top=top, project_out=[dirs[a] for a in ATTRIBUTES if a != attr]))
         return {"supervised": (StepDirection(tr.timesteps, d), towards(attr, goal))}
 
     def _park_v(self, i: int, k: int) -> Callable[[Tensor], Tensor]:

@@ -25,3 +25,19 @@ def cond_model():
     import latentlab as ll
 
     return ll.tiny_model(conditional=True)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A 32 px tiny U-Net, shared by a module's tests (the edit session's and the widget's)."""
+    import latentlab as ll
+    return ll.tiny_model(sample_size=32)
+
+
+@pytest.fixture(scope="module")
+def bench(tiny):
+    """The registry's workbench on `tiny`, 4 DDIM steps, read by a linear probe."""
+    from latentlab.methods import Workbench
+
+    from helpers import LinearProbe
+    return Workbench(tiny, probe=LinearProbe(), steps=4, seed=0)

@@ -14,23 +14,13 @@ import pytest
 import torch
 
 import latentlab as ll
-from latentlab.methods import METHODS, Workbench
+from latentlab.methods import METHODS
 from latentlab.session import Edit, EditSession, Face, load_image
 
 from helpers import LinearProbe, gen
 
 STEPS, PREVIEW = 4, 2
 ATOL = 1e-4  # the session runs an asymmetric step as one U-Net batch (fused=True): equal up to float rounding
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return ll.tiny_model(sample_size=32)
-
-
-@pytest.fixture(scope="module")
-def bench(tiny):
-    return Workbench(tiny, probe=LinearProbe(), steps=STEPS, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -14,22 +14,12 @@ from PIL import Image
 
 import latentlab as ll
 from latentlab.course.widget import EditWidget, image_to_png, in_voila
-from latentlab.methods import METHODS, Workbench
+from latentlab.methods import METHODS
 from latentlab.session import Edit, EditSession
 
 from helpers import LinearProbe, gen
 
 STEPS = 4
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return ll.tiny_model(sample_size=32)
-
-
-@pytest.fixture(scope="module")
-def bench(tiny):
-    return Workbench(tiny, probe=LinearProbe(), steps=STEPS, seed=0)
 
 
 @pytest.fixture
