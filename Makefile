@@ -42,8 +42,9 @@ check: install
 	$(PYTEST) -m 'not browser and not slow' tests latentlab
 
 # Notebook sources are jupytext percent scripts: edit notebooks/NN_name.py, then
-# `make notebooks NB=NN_name.py` (or plain `make notebooks` for all) syncs and executes the .ipynb.
-NB ?= $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)) $(patsubst notebooks/%,%,$(wildcard notebooks/solutions/[0-9][0-9]_*.py))
+# `make notebooks NB=NN_name.py` (a lab: NB=labs/NN_name_lab.py; plain `make notebooks`: all) syncs and
+# executes the .ipynb.
+NB ?= $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)) $(patsubst notebooks/%,%,$(wildcard notebooks/labs/[0-9][0-9]_*.py) $(wildcard notebooks/solutions/[0-9][0-9]_*.py))
 .PHONY: notebooks
 notebooks: install
 	cd notebooks && for nb in $(NB); do \

@@ -8,7 +8,7 @@ process, so its peak resident memory (ru_maxrss) is its own: the model, the inpu
 
 GPU rows (only where `torch.cuda.is_available()`): SD 2.1-base `pullback` k = 2 to convergence, per
 iteration and in total, next to Park et al.'s published 14.3 s for k = 2 on a T4 (12 iterations,
-papers.md); and Haas et al.'s PCA of h over N = 500 samples (`pca_directions`, 10 DDIM steps, k = 5)
+Park et al., arXiv 2307.12868); and Haas et al.'s PCA of h over N = 500 samples (`pca_directions`, 10 DDIM steps, k = 5)
 on celebahq-256. GPU peak memory is `torch.cuda.max_memory_allocated`.
 
     PYTHONPATH=. .venv/bin/python benchmarks/real_scale.py                      # CPU rows (+ GPU rows on a GPU)
@@ -32,7 +32,7 @@ import torch
 import latentlab as ll
 from latentlab.architectures import random_model
 
-PARK_T4_SECONDS, PARK_T4_ITERATIONS = 14.3, 12  # Park et al.'s only published timing (papers.md)
+PARK_T4_SECONDS, PARK_T4_ITERATIONS = 14.3, 12  # Park et al.'s published timing (arXiv 2307.12868)
 ROWS = {  # name -> (architecture, what, device)
     "celeba-ddim": ("celebahq-256", "one DDIM step", "cpu"),
     "celeba-h": ("celebahq-256", "one h_of", "cpu"),
