@@ -20,7 +20,8 @@ SOLUTIONS = sorted((NOTEBOOKS / "solutions").glob("[0-9][0-9]_*.ipynb"))
 ALL = LECTURES + LABS + SOLUTIONS
 MAX_WORDS, MAX_WIDTH, MIN_DPI = 1500, 100, 119.5
 # Words a student should never meet: the course's own development history and CI budget notes.
-HISTORY = re.compile(r"\b(an earlier version|a reviewer|budget note|## Budget|CI budget|was re-run by)\b", re.I)
+HISTORY = re.compile(r"\ban earlier version\b|\ba reviewer\b|\bbudget note|\bBudget\.|## Budget|\bCI budget\b|"
+                     r"\bwas re-run by\b", re.I)
 
 
 def _id(p: Path) -> str:
