@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
+	# The CPU build of torch first (an unpinned torch from PyPI is the multi-GB CUDA build on Linux):
+	# PyTorch's CPU index when it answers within 10 s, else the default index (tools/install_torch.py).
+	$(PY) tools/install_torch.py
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
