@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install lab test check lint
+.PHONY: install lab test check lint slides
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -52,4 +52,15 @@ notebooks: install
 	  ../$(VENV)/bin/jupytext --quiet --sync $$nb && \
 	  ../$(VENV)/bin/jupyter nbconvert --log-level WARN --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 $${nb%.py}.ipynb || exit 1; \
+	done
+
+# One reveal.js deck per lecture, built by nbconvert from the executed lecture notebook (its slide
+# metadata comes from tools/slide_tags.py): build/slides/NN_name.slides.html. Open one in a browser
+# (reveal.js loads from its CDN); `s` shows the speaker view.
+SLIDES ?= build/slides
+slides: install
+	@mkdir -p $(SLIDES)
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
+	  $(VENV)/bin/jupyter nbconvert --log-level WARN --to slides --SlidesExporter.reveal_scroll=True \
+	    --output-dir $(SLIDES) $$nb || exit 1; \
 	done
