@@ -13,9 +13,9 @@ distinct number n of candidates among the methods, and each method's `baseline` 
 one it is matched with. Prints one row per attribute and method, best change first.
 
 `--seed` draws other calibration and held-out samples and other method seeds (seed 0: calibration
-11, held-out 999); `--samples-out` writes the per-sample measurements that notebook 10's paired
+11, held-out 999); `--samples-out` writes the per-sample measurements that lab 10's paired
 tests read. Each finished row is also kept in `--checkpoint` (git-ignored), so that a killed run
-started again with the same arguments resumes where it stopped. The files notebook 10 ships were
+started again with the same arguments resumes where it stopped. The files lecture 10 and its lab read were
 made with
 
     python benchmarks/compare_methods.py --threads 1 --seed S --out data/compare/table_seedS.csv \

@@ -10,7 +10,7 @@ candidate directions for an attribute, and a `Candidate` edits any batch of face
 | mean difference | h of faces above minus below the middle of the range | asymmetric, every step |
 | paired | `paired_direction`: renders that differ in the attribute only | asymmetric, every step |
 | Asyrp dh, Asyrp f | the shipped learned editors (Kwon et al. 2023) | asymmetric, t >= editor.t_edit |
-| Haas PCA | +-(sigma_k(t) pc_k(t)) of h (Haas et al. 2024) | symmetric, every step |
+| Haas PCA | +-(sigma_k(t) pc_k(t)) of h (Haas et al., FG 2024) | symmetric, every step |
 | Haas Jacobian | +-(s_i(t) v_i) of d eps / dh at a reference face | symmetric, every step |
 | Haas supervised | top minus bottom 10 %, the other attributes projected out | symmetric, every step |
 | Park pullback (guidance) | +-v_i of each face's dh/dx_t at 0.6 T, x-space guidance | x_t moved once |
@@ -19,7 +19,8 @@ candidate directions for an attribute, and a `Candidate` edits any batch of face
 | random | Gaussian h-directions, unit norm at every step | asymmetric, every step |
 
 References: Kwon et al., "Diffusion models already have a semantic latent space" (Asyrp, ICLR 2023);
-Haas et al., "Discovering interpretable directions in h-space of diffusion models" (2024);
+Haas et al., "Discovering interpretable directions in the semantic latent space of diffusion models"
+(arXiv 2303.11073, IEEE FG 2024);
 Park et al., "Understanding the latent space of diffusion models through the lens of Riemannian
 geometry" (NeurIPS 2023).
 

@@ -3,7 +3,7 @@
 Writes each figure as PNG (200 dpi) and SVG: the pushforward of a circle to an ellipse with U, S, V
 (notebook 01); the U-Net drawn from the model's own config with h marked (02); a pullback's singular
 vectors and their edits (Park et al., notebook 06); an Asyrp edit grid with the shipped editors
-(Kwon et al., notebook 04); and the method comparison from the shipped results (notebook 10), which
+(Kwon et al., notebook 04); and the method comparison from the shipped results (lecture 10), which
 is skipped with a note while `data/compare/` has none. Any model works: parts that fit only the
 bundled model (the learned editors) are replaced by a plain h-direction for another one.
 
