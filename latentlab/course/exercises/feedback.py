@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,9 @@ class Feedback:
         return ("Right" if self.ok else "Not yet") + (f" ({self.exercise})" if self.exercise else "")
 
     def __repr__(self) -> str:
-        return f"{self._head()}: {self.message}"
+        # Wrapped at 100 characters: a notebook shows the repr as plain text, and the course prints
+        # no line wider than that.
+        return textwrap.fill(f"{self._head()}: {self.message}", 100, break_on_hyphens=False)
 
     __str__ = __repr__
 
