@@ -44,8 +44,8 @@ from .model import Model, check_x
 from .probe import Probe
 from .scale import is_main, map_samples
 
-__all__ = ["EditFn", "Builder", "choose_and_scale", "compare_methods", "matched_baseline", "read_by_judge",
-           "shipped_results", "SHIPPED_RESULTS"]
+__all__ = ["EditFn", "Builder", "choose_and_scale", "compare_methods", "matched_baseline", "measure_choice",
+           "read_by_judge", "shipped_results", "summarize_samples", "SHIPPED_RESULTS"]
 
 #: The comparison's results on the bundled model, as `benchmarks/compare_methods.py` wrote them.
 SHIPPED_RESULTS = Path(__file__).resolve().parent.parent / "data" / "compare"
@@ -66,7 +66,8 @@ def choose_and_scale(candidates: Mapping[str, EditFn], x_calib: Tensor, base_cal
 
     Each candidate's strength is first set to meet the budget by one proportional step from c = 1
     (its pixel change at c = 1, scaled), so that candidates are compared at the same size of edit,
-    not at a c = 1 that means 0.3 % of the budget for one method and 200 % for another. The one that
+    not at a c = 1 whose size differs from method to method (the shipped runs meet the budget
+    anywhere from c = 0.34 to c = 16, and the random rows near c = 70). The one that
     `probe` reads as moving `attr` furthest towards the goal at that size is chosen, and its strength
     is refined by secant steps on log c -> log pixel change (pixel change often grows sub-linearly
     in c) until its pixel change is within `rtol` of the budget (at most `max_steps` more edits).
@@ -241,6 +242,84 @@ def compare_methods(bench: Workbench | Model, goals: Mapping[str, float], x_cali
     if samples:
         return table, (pd.concat(per_sample, ignore_index=True) if per_sample else pd.DataFrame())
     return table
+
+
+def measure_choice(bench: Workbench, attr: str, goal: float, name: str, choice: str, c: float, x_test: Tensor, *,
+                   judge: Probe | None = None, base_test: Tensor | None = None, images: bool = False):
+    """Step 3 of the protocol alone: method `name`'s candidate `choice` at strength `c`, measured on `x_test`.
+
+    With the `choice` and `c` that `compare_methods` found, this re-measures a row of its table on any
+    subset of its held-out faces (a shipped row's faces can be re-run live without the calibration).
+    The same measurement as `compare_methods`: read by the workbench's probe and, if given, the judge.
+
+    Returns:
+        `(row, samples)`: row = {attr, method, choice, c, change, right_way, k, n_movable, ...} and the
+        per-sample DataFrame, with `compare_methods(..., samples=True)`'s columns; with `images=True`
+        also the unedited and the edited x_0, `(row, samples, base_test, x0)`.
+
+    >>> from latentlab import tiny_model
+    >>> from latentlab.probe import ProbeConfig
+    >>> wb = Workbench(tiny_model(sample_size=32), probe=Probe(ProbeConfig.tiny()), steps=2)
+    >>> x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> row, smp = measure_choice(wb, "smile", 1.0, "random", "+r_1", 5.0, x)
+    >>> row["choice"], len(smp)
+    ('+r_1', 3)
+    """
+    if not isinstance(bench, Workbench):
+        raise TypeError(f"bench must be a methods.Workbench, got {type(bench).__name__}")
+    check_goal(attr, goal)
+    method(name)
+    xt, _ = check_x(bench.model, x_test, "x_test")
+    candidates = bench.candidates(name, attr, goal)
+    if choice not in candidates:
+        raise ValueError(f"choice must be one of {name!r}'s candidates for {attr}, {sorted(candidates)}; "
+                         f"got {choice!r}")
+    if base_test is None:
+        base_test = map_samples(lambda x: ddim_sample(bench.model, x, bench.steps, progress=False), xt)
+    x0 = _sharded(candidates[choice])(xt, float(c))
+    row, smp = _measure(base_test, x0, attr, goal, bench.probe, judge, name)
+    row = {"attr": attr, "method": name, "choice": choice, "c": float(c), **row}
+    return (row, smp, base_test, x0) if images else (row, smp)
+
+
+def summarize_samples(samples, attr: str, method: str, faces: Sequence[int] | None = None) -> dict:
+    """A comparison row's headline numbers recomputed from its per-sample measurements, on `faces`.
+
+    Over the chosen held-out faces (default: all) of one attribute and method: how many there are,
+    how many can move, how many of those moved the right way (`k`), their mean change towards the goal,
+    and the mean RMS pixel change; with the judge's columns, its `judge_k` and `judge_change` too. A live
+    re-run and a shipped run summarised alike can be compared with `course.runs.same_row`.
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"attr": "smile", "method": "m", "sample": range(3), "movable": [True, True, False],
+    ...                   "right_way": [True, False, False], "change": [0.5, -0.1, 0.0],
+    ...                   "pixel_change": [0.1, 0.2, 0.3]})
+    >>> summarize_samples(s, "smile", "m")
+    {'attr': 'smile', 'method': 'm', 'faces': 3, 'n_movable': 2, 'k': 1, 'change': 0.2, 'pixel_change': 0.2}
+    """
+    need = {"attr", "method", "sample", "movable", "right_way", "change", "pixel_change"}
+    if not need <= set(getattr(samples, "columns", ())):
+        raise ValueError(f"samples must be compare_methods' per-sample DataFrame with columns {sorted(need)}")
+    s = samples[(samples.attr == attr) & (samples.method == method)]
+    if not len(s):
+        raise ValueError(f"no samples for attr={attr!r} and method={method!r}; "
+                         f"there are {sorted(set(zip(samples.attr, samples.method)))}")
+    if faces is not None:
+        faces = [int(f) for f in faces]
+        missing = sorted(set(faces) - set(s["sample"]))
+        if missing:
+            raise ValueError(f"faces {missing} are not among the samples of {attr}, {method}")
+        s = s[s["sample"].isin(faces)]
+    out = {"attr": attr, "method": method, "faces": len(s)}
+    for prefix in ("", "judge_"):
+        if f"{prefix}movable" not in s:
+            continue
+        movable = s[f"{prefix}movable"].astype(bool)
+        m = s[movable]
+        out |= {f"{prefix}n_movable": int(movable.sum()), f"{prefix}k": int(m[f"{prefix}right_way"].astype(bool).sum()),
+                f"{prefix}change": round(float(m[f"{prefix}change"].mean()), 6) if len(m) else math.nan}
+    out["pixel_change"] = round(float(s.pixel_change.mean()), 6)
+    return out
 
 
 def _workbench(bench, probe, steps, seed) -> Workbench:
