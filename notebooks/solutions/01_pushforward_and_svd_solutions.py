@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 01 · Pushforward and SVD: solutions to the exercises
 #
-# The exercises at the end of `../01_pushforward_and_svd.ipynb`, each with a worked solution and its check. Only the
-# setup the exercises need is repeated here; the notebook explains the ideas.
+# The exercises of `../labs/01_pushforward_and_svd_lab.ipynb`, each with a worked solution and its check.
+# Only the setup the exercises need is repeated here; the lecture, `../01_pushforward_and_svd.ipynb`,
+# explains the ideas.
 
 # %%
 import math
@@ -28,18 +29,17 @@ import latentlab as ll
 from latentlab.course import exercises as ex
 
 
-def psi(q):  # the map R^3 -> R^2 of the notebook
+def psi(q):  # the lecture's map R^3 -> R^2
     x, y, z = q
     return torch.stack([x + torch.sin(y * z), x * y - z])
 
 # %% [markdown]
 # ### Exercise 1: the SVD of a 2 x 2 map, by hand
 #
-# Take the linear map $A = \begin{pmatrix} 3 & 0 \\ 4 & 5 \end{pmatrix}$. Its singular values are the
-# square roots of the eigenvalues of $A^\top A$ (a symmetric 2 x 2 matrix: its trace and determinant
-# give the two eigenvalues), largest first, and $v_1$ is the unit eigenvector of $A^\top A$ for the
-# larger one. Work them out on paper and type in the numbers (`math.sqrt` is fine, `torch.linalg` is not
-# the point). Which unit vector does $A$ stretch most, and by how much?
+# Take $A = \begin{pmatrix} 3 & 0 \\ 4 & 5 \end{pmatrix}$. Its singular values are the square roots of
+# the eigenvalues of $A^\top A$ (its trace and determinant give them), largest first, and $v_1$ is the
+# unit eigenvector of $A^\top A$ for the larger one. Work them out on paper and type in the numbers.
+# Which unit vector does $A$ stretch most, and by how much?
 
 # %%
 A = torch.tensor([[3.0, 0.0], [4.0, 5.0]], dtype=torch.float64)
@@ -55,11 +55,10 @@ ex.check_svd_by_hand(A, S, v1)
 # %% [markdown]
 # ### Exercise 2: the same from products only, with `topk_svd`
 #
-# `M` below is a 6 x 4 matrix; pretend it is too big to decompose. Give `topk_svd` the two products it
-# asks for, `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$, the input shape and `k=2`, as in the MLP section
-# above (there the products came from `torch.func`; here they are plain matrix products). `M` is
-# float64, so pass `dtype=torch.float64` too (`topk_svd` works in float32 by default). The check
-# compares your result with the dense SVD.
+# `M` below is a 6 x 4 matrix; pretend it is too big to decompose. Give `topk_svd` the two products,
+# `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$, the input shape and `k=2`, as in the lecture's section 3 (there the
+# products came from `torch.func`; here they are plain matrix products). `M` is float64, so pass
+# `dtype=torch.float64` too. The check compares your result with the dense SVD.
 
 # %%
 M = torch.randn(6, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -72,10 +71,9 @@ ex.check_topk_svd(M, svd_M)
 # %% [markdown]
 # ### Exercise 3: a direction the map cannot see
 #
-# The map $\psi: \mathbb{R}^3 \to \mathbb{R}^2$ of this notebook has a 2 x 3 Jacobian, so some input
-# direction is lost. At the point $q_2 = (1, 0.5, -0.4)$ find a unit vector $v$ with $J v = 0$: a step
-# that changes $\psi$ by nothing to first order, and that the pulled-back metric $G = J^\top J$ gives
-# length 0. (Which right singular vector is it?)
+# The lecture's $\psi: \mathbb{R}^3 \to \mathbb{R}^2$ has a 2 x 3 Jacobian. At $q_2 = (1, 0.5, -0.4)$ find
+# a unit vector $v$ with $J v = 0$: a step that changes $\psi$ by nothing to first order, and that $G$
+# gives length 0. (Which right singular vector is it?)
 
 # %%
 J2 = torch.func.jacrev(psi)(torch.tensor([1.0, 0.5, -0.4], dtype=torch.float64))  # (2, 3)

@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 02 · The faces world, the bundled model, and DDIM: solutions to the exercises
 #
-# The exercises at the end of `../02_faces_model_and_ddim.ipynb`, each with a worked solution and its check. Only the
-# setup the exercises need is repeated here; the notebook explains the ideas.
+# The exercises of `../labs/02_faces_model_and_ddim_lab.ipynb`, each with a worked solution and its check.
+# Only the setup the exercises need is repeated here; the lecture, `../02_faces_model_and_ddim.ipynb`,
+# explains the ideas.
 
 # %%
 import torch
@@ -53,10 +54,10 @@ ex.check_ddim_step(model, x_800, 800, x_780)
 # %% [markdown]
 # ### Exercise 2: how much does $P_t$ amplify an error in $\varepsilon$?
 #
-# In $P_t = (x_t - \sqrt{1 - a_t}\,\varepsilon)/\sqrt{a_t}$ an error $\delta$ in the predicted noise becomes
-# an error $\sqrt{1 - a_t}/\sqrt{a_t}\;\delta$ in the predicted $x_0$. Compute this gain at every timestep
-# of the 50-step grid (`grid`, descending), and `t_cross`, the largest grid timestep where the gain is
-# still below 1. Above it, $P_t$ is mostly the noise prediction's error, magnified.
+# In $P_t$ an error $\delta$ in the predicted noise becomes an error $\sqrt{1 - a_t}/\sqrt{a_t}\;\delta$
+# in the predicted $x_0$. Compute this gain at every timestep of the 50-step grid (`grid`,
+# descending), and `t_cross`, the largest grid timestep where the gain is still below 1. Above it,
+# $P_t$ is mostly the noise prediction's error, magnified.
 
 # %%
 grid = ll.ddim_timesteps(model, 50)
