@@ -193,7 +193,8 @@ def supervised_direction(h: Tensor, scores: Tensor, *, top: float = 0.1, project
     Args:
         h: `(N, ...)`, e.g. `(N, S, *h_shape)` from `h_trajectory` (one direction per timestep).
         scores: `(N,)` classifier scores (e.g. the probe's reading of each sample's x_0).
-        top: the fraction taken at each end (Haas et al.: 10 of 100).
+        top: the fraction taken at each end (the kit's choice; Haas et al. take the highest- and lowest-scored
+            samples, Eq. 11, and their code a fixed number of them).
         project_out: directions of the same shape as the result (other attributes'), projected
             out per timestep after orthonormalising them (InterFaceGAN-style conditioning).
 

@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import latentlab as ll
-from latentlab.course.plot import lecture_style, show_pushforward
+from latentlab.course.plot import lecture_style, show_kernel, show_pushforward
 from latentlab.jacobians import pullback
 from latentlab.linalg import dense_jacobian, topk_svd
 
@@ -134,19 +134,7 @@ print("J is", tuple(Jq.shape), "of rank", torch.linalg.matrix_rank(Jq).item(), "
 print("v_3 spans the kernel (|J v_3| < 1e-12):", (Jq @ Vqh[2]).norm().item() < 1e-12)
 
 # %%
-fig = plt.figure(figsize=(7, 3.2))
-left, right = fig.add_subplot(1, 2, 1, projection="3d"), fig.add_subplot(1, 2, 2)
-images = Jq @ Vqh.T  # column i is J v_i
-for i, color in enumerate(("C0", "C1", "C3")):
-    left.quiver(0, 0, 0, *Vqh[i].tolist(), color=color, label=f"v_{i + 1}")
-    right.quiver(0, 0, *images[:, i].tolist(), color=color, angles="xy", scale_units="xy", scale=1,
-                 label=None if i == 2 else f"J v_{i + 1}")
-right.plot(0, 0, "o", color="C3", ms=6, label="J v_3 = 0")
-lim = images.abs().max().item() * 1.1
-right.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="their images J v_i in R^2")
-left.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), xticks=[-1, 0, 1], yticks=[-1, 0, 1], zticks=[-1, 0, 1],
-         title="v_1, v_2, v_3 at q, in R^3")
-left.legend(fontsize=7); right.legend(fontsize=7);
+show_kernel(Jq);
 
 # %% [markdown]
 # ## 3. Matrix-free: the top-k SVD from products only

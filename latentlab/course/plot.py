@@ -19,7 +19,7 @@ from latentlab.stats import ks_distance
 __all__ = [
     "to_image", "show_images", "show_attribute_sweeps", "show_rows",
     "UNetStage", "UNetSkip", "UNetLayout", "unet_layout", "show_unet", "show_channels", "show_ks",
-    "show_comparison", "show_pushforward", "lecture_style",
+    "show_comparison", "show_pushforward", "lecture_style", "show_kernel",
 ]
 
 
@@ -430,3 +430,30 @@ def lecture_style(dpi: int = 120) -> None:
     # Resolving the backend first: the inline backend resets figure.dpi to 72 when it activates.
     plt.get_backend()
     plt.rcParams.update({"figure.dpi": dpi, "savefig.dpi": dpi, "font.size": 9})
+
+
+def show_kernel(J: Tensor):
+    """A wide map's kernel, drawn: the right singular vectors `v_1, v_2, v_3` of a 2 x 3 Jacobian `J` in
+    R^3 (left) and their images `J v_i = s_i u_i` in R^2 (right), where `v_3` lands on 0.
+
+    >>> fig = show_kernel(torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])); plt.close(fig)
+    """
+    J = torch.as_tensor(J, dtype=torch.float64)
+    if J.shape != (2, 3):
+        raise ValueError(f"J must be the Jacobian of a map R^3 -> R^2, shape (2, 3), got {tuple(J.shape)}")
+    _, _, Vh = torch.linalg.svd(J)  # full SVD: Vh is 3 x 3, its last row spans the kernel
+    images = J @ Vh.T  # column i is J v_i
+    fig = plt.figure(figsize=(7, 3.2))
+    left, right = fig.add_subplot(1, 2, 1, projection="3d"), fig.add_subplot(1, 2, 2)
+    for i, color in enumerate(("C0", "C1", "C3")):
+        left.quiver(0, 0, 0, *Vh[i].tolist(), color=color, label=f"v_{i + 1}")
+        right.quiver(0, 0, *images[:, i].tolist(), color=color, angles="xy", scale_units="xy", scale=1,
+                     label=None if i == 2 else f"J v_{i + 1}")
+    right.plot(0, 0, "o", color="C3", ms=6, label="J v_3 = 0")
+    lim = images.abs().max().item() * 1.1
+    right.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="their images J v_i in R^2")
+    left.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), xticks=[-1, 0, 1], yticks=[-1, 0, 1], zticks=[-1, 0, 1],
+             title="v_1, v_2, v_3 at q, in R^3")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    return fig

@@ -51,8 +51,8 @@ ex.check_pca_direction(h_ex, pc1, explained)
 # %% [markdown]
 # ### Exercise 2: a supervised direction for hair colour
 #
-# Haas et al.'s supervised direction is the mean h of the top 10 % of samples by an attribute's score
-# minus the mean h of the bottom 10 %. Here the score is the renderer's ground truth,
+# Haas et al.'s supervised direction is the mean h of the highest-scored samples minus that of the
+# lowest (Eq. 11); the kit takes 10 % at each end (the registry's `top`). Here the score is the renderer's ground truth,
 # `truth_ex["hair_color"]` (0 black, 1 blond). Compute `d_hair` for `h_ex` (6 faces at each end).
 
 # %%

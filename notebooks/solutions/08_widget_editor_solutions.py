@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 08 · The editor: solutions to the exercises
 #
-# The exercises at the end of `../08_widget_editor.ipynb`, each with a worked solution and its check. Only the setup
-# the exercises need is repeated here; the notebook explains the ideas.
+# The exercises of `../labs/08_widget_editor_lab.ipynb` (lecture `../08_widget_editor.ipynb`), each with a worked
+# solution and its check. Only the setup the exercises need is repeated here; the lecture explains the ideas.
 
 # %%
 import torch

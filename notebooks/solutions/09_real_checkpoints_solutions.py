@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 09 · Real checkpoints: solutions to the exercises
 #
-# The exercises at the end of `../09_real_checkpoints.ipynb`, each with a worked solution and its check. Only the
-# setup the exercises need is repeated here; the notebook explains the ideas. Nothing is downloaded.
+# The exercises at the end of `../labs/09_real_checkpoints_lab.ipynb`, each with a worked solution and its
+# check. Only the setup the exercises need is repeated here; the lecture `../09_real_checkpoints.ipynb`
+# explains the ideas. Nothing is downloaded.
 
 # %%
 import tempfile
@@ -36,7 +37,7 @@ grid = ll.ddim_timesteps(model, 20).tolist()
 t_pb = min(grid, key=lambda t: abs(t - 0.6 * model.num_train_timesteps))
 x_T = torch.randn(4, *model.sample_shape, generator=torch.Generator().manual_seed(0))
 _, traj = ll.ddim_sample(model, x_T[:1], 20, return_trajectory=True, progress=False)
-x_t = traj[grid.index(t_pb)][0]  # face 1 at t = 600, as in the notebook's section 4
+x_t = traj[grid.index(t_pb)][0]  # face 1 at t = 600, as in the lab's section 5
 
 # %% [markdown]
 # ### Exercise 1: h at scale
@@ -64,7 +65,7 @@ ex.check_h_scaling(h_256, h_128, factor)
 #
 # `pullback` runs block iterations; each one computes $J V$ by forward mode and $U^\top J$ by reverse
 # mode for all k directions. Time a pullback with k = 3 and `max_iters=2` (and `return_info=True`)
-# at section 4's `x_t`, `t_pb` on this notebook's model; give `products_per_iter`, the Jacobian
+# at the lab's section 5 `x_t`, `t_pb`; give `products_per_iter`, the Jacobian
 # products of one iteration for k = 3, and `est_seconds`, what 27 iterations (the number the
 # celebahq-256 architecture needed on random weights) would take at the speed you measured.
 

@@ -16,8 +16,7 @@ __all__ = ["check_pca_direction", "check_supervised_direction"]
 
 
 @checker("05.1 the first principal direction", ("pc1", "explained"),
-         "Fill in `pc1` (the top principal direction of the centred h, unit norm, one h's shape) and `explained` "
-         "(its share of the variance, sigma_1^2 / sum sigma_k^2).")
+         "Fill in `pc1` (unit norm) and `explained` (in [0, 1]).")
 def check_pca_direction(h: Tensor, pc1: Any, explained: Any) -> str:
     """Exercise 05.1: PCA of h at one timestep by hand, against a dense SVD of the centred data.
 
@@ -51,14 +50,13 @@ def check_pca_direction(h: Tensor, pc1: Any, explained: Any) -> str:
         if abs(e - 100 * share) < 0.1:
             raise Hint("Give the share as a fraction in [0, 1], not in per cent.")
         raise Hint(f"`pc1` is right; `explained` = {e:.3f} is not sigma_1^2 / sum_k sigma_k^2 of the centred h.")
-    return (f"the first component carries {share:.0%} of the variance of h at this timestep (a random direction: "
-            f"{1 / min(X.shape):.1%} on average of {min(X.shape)} components).")
+    return f"pc_1 carries {share:.0%} of the variance (average: {1 / min(X.shape):.1%})."
 
 
 @checker("05.2 a supervised direction", ("d",),
-         "Fill in the direction: the mean h of the top 10 % of faces by the score minus that of the bottom 10 %.")
+         "Fill in `d_hair`: mean h of the top 10 % minus that of the bottom 10 % (the kit's `top`).")
 def check_supervised_direction(h: Tensor, scores: Tensor, d: Any, top: float = 0.1) -> str:
-    """Exercise 05.2: Haas et al.'s supervised direction, mean(h[top]) - mean(h[bottom]).
+    """Exercise 05.2: Haas et al.'s supervised direction (Eq. 11), mean(h[top]) - mean(h[bottom]).
 
     >>> h = torch.arange(10.0)[:, None]
     >>> check_supervised_direction(h, torch.arange(10.0), [9.0]).ok
@@ -73,8 +71,7 @@ def check_supervised_direction(h: Tensor, scores: Tensor, d: Any, top: float = 0
         raise Hint(f"`d` should have the shape of one h, {tuple(h.shape[1:])}; yours has shape {tuple(d.shape)}.")
     d = d.reshape(want.shape)
     if is_close(d, want, 1e-4):
-        return (f"the top {n} minus the bottom {n} of {len(h)} faces: the extremes give a cleaner direction than "
-                f"splitting at the median, at the price of fewer samples.")
+        return f"the top {n} minus the bottom {n} of {len(h)} faces."
     if is_close(d, -want, 1e-4):
         raise Hint("The sign is flipped: top minus bottom, so that adding d raises the score.")
     above = scores > scores.median()

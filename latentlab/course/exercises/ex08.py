@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 08, the widget editor: reading the strength's effect from Python (08.1),
+"""Exercise checks of lecture 08, the widget editor: reading the strength's effect from Python (08.1),
 from which strength a smile edit takes the glasses off (08.2), and whether two edits add (08.3).
 
 The references run `ddim_sample` on the same face themselves and read the probe.

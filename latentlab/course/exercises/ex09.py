@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 09, real checkpoints: how h scales with the input (09.1), what a pullback
+"""Exercise checks of lab 09 (lecture 09, real checkpoints): how h scales with the input (09.1), what a pullback
 costs (09.2), and a checkpoint folder in safetensors only (09.3).
 
 The references are the celebahq-256 config, the call's own product count, and the two U-Nets' own
