@@ -18,7 +18,8 @@
 # %% [markdown]
 # # 07 · The Jacobian as a tensor: solutions to the exercises
 #
-# The exercises at the end of `../07_tensor_jacobian_hosvd.ipynb`, each with a worked solution and its check. Only the
+# The exercises of `../labs/07_tensor_jacobian_hosvd_lab.ipynb` (the optional lecture 07's lab), each with a worked
+# solution and its check. Only the
 # setup the exercises need is repeated here; the notebook explains the ideas.
 
 # %%

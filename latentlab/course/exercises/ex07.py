@@ -1,5 +1,6 @@
-"""Exercise checks of notebook 07, the Jacobian as a tensor: a truncated HOSVD by hand and the energy its
-core keeps (07.1), and Tucker's parameter count against a flattened SVD's at the same budget (07.2).
+"""Exercise checks of lab 07 (of the optional lecture 07), the Jacobian as a tensor: a truncated HOSVD
+by hand and the energy its core keeps (07.1), and Tucker's parameter count against a flattened SVD's
+at the same budget (07.2).
 
 The references are SVDs of the mode unfoldings and the counts in closed form.
 """
@@ -22,8 +23,7 @@ def _unfold(T: Tensor, mode: int) -> Tensor:
 
 
 @checker("07.1 HOSVD by hand", ("factors", "energy"),
-         "Fill in `factors` (for each mode, the top r left singular vectors of the unfolding, as columns) and "
-         "`energy` (|core|^2 / |T|^2).")
+         "Fill in `factors` (top-r left singular vectors per mode) and `energy`.")
 def check_hosvd_energy(T: Tensor, ranks: Sequence[int], factors: Any, energy: Any) -> str:
     """Exercise 07.1: a truncated HOSVD from the mode unfoldings, and the energy its core keeps.
 
@@ -59,13 +59,12 @@ def check_hosvd_energy(T: Tensor, ranks: Sequence[int], factors: Any, energy: An
             raise Hint("Energy is a squared norm: |core|^2 / |T|^2, not |core| / |T|.")
         raise Hint(f"The factors are right; `energy` = {e:.4f}, but the "
                    f"core T x_1 A_1^T ... keeps {want:.4f} of |T|^2.")
-    return (f"the rank-{ranks} core keeps {want:.1%} of |T|^2 with "
-            f"{math.prod(ranks) + sum(a * b for a, b in zip(T.shape, ranks))} numbers, out of {T.numel()}.")
+    return (f"the {ranks} core keeps {want:.1%} of |T|^2 in "
+            f"{math.prod(ranks) + sum(a * b for a, b in zip(T.shape, ranks))} of {T.numel()} numbers.")
 
 
 @checker("07.2 equal parameter budgets", ("n_tucker", "k"),
-         "Fill in `n_tucker` (numbers a Tucker model with these ranks stores: core plus factors) and the "
-         "largest rank k of a flattened SVD that stores no more.")
+         "Fill in `n_tucker` and the largest SVD rank `k` within it.")
 def check_parameter_budget(shape: Sequence[int], ranks: Sequence[int], n_tucker: Any, k: Any,
                            out_modes: int = 3) -> str:
     """Exercise 07.2: Tucker's parameter count, and the flattened SVD's rank at the same budget.
@@ -90,5 +89,4 @@ def check_parameter_budget(shape: Sequence[int], ranks: Sequence[int], n_tucker:
             raise Hint("That SVD stores more than the Tucker model: round down, k (m + n + 1) <= n_tucker.")
         raise Hint(f"A rank-k SVD of the {m} x {n} flattened J stores k (m + n + 1) numbers; `k` = {kk:g} does not "
                    f"give the largest k within {want}.")
-    return (f"{want} numbers buy Tucker ranks {ranks}, or a flattened SVD of rank {want_k} "
-            f"({want_k * (m + n + 1)} numbers): notebook 07 compares the energy each keeps at such budgets.")
+    return f"{want:,} numbers: Tucker {ranks}, SVD rank {want_k}."
