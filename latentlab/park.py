@@ -24,7 +24,8 @@ from .jacobians import pullback
 from .linalg import SVD
 from .model import Model, check_t, check_x
 
-__all__ = ["x_space_guidance", "move_along", "transport", "edit_and_denoise", "multi_edit", "linearity_error"]
+__all__ = ["x_space_guidance", "move_along", "transport", "edit_and_denoise", "multi_edit", "linearity_error",
+           "linearity_errors"]
 
 
 def _check_direction(model: Model, v: Tensor, name: str = "v") -> Tensor:
@@ -198,3 +199,49 @@ def linearity_error(f: Callable[[Tensor], Tensor], x: Tensor, v: Tensor, steps: 
         d = f(x + s * v) - fx
         errs.append(((d - s * jv).norm() / d.norm().clamp_min(1e-30)).item())
     return torch.tensor(errs)
+
+
+def linearity_errors(f: Callable[[Tensor], Tensor | tuple[Tensor, ...]], x: Tensor, directions: Tensor,
+                     steps: Sequence[float], *, fd_step: float | None = None) -> Tensor | tuple[Tensor, ...]:
+    """`linearity_error` for several directions at once, with every point evaluated in ONE call of f.
+
+    f maps a batch `(B, *x.shape)` to a batch `(B, ...)`, or to a tuple of batches (several maps of
+    the same points from one pass, e.g. h and eps from one U-Net call: `hspace.eps_of_batch(...,
+    record=...)`); `directions` is `(n, *x.shape)`. The 1 + 2n + n len(steps) points (x, the
+    central-difference pairs x +- fd_step v_j, and x + s v_j) go through f together. Returns
+    `(n, len(steps))` (a tuple of them if f returns a tuple): row j is `linearity_error(f1, x,
+    directions[j], steps)` for the unbatched f1, the same definition `|f(x + s v) - f(x) - s Jv| /
+    |f(x + s v) - f(x)|` with J v a central difference of step `fd_step` (default 1e-3 times the
+    smallest step).
+
+    >>> one = torch.ones(1, 1, dtype=torch.float64)
+    >>> [round(e, 3) for e in linearity_errors(lambda x: x**2, one[0], one, [0.1, 1.0])[0].tolist()]
+    [0.048, 0.333]
+    >>> sq, lin = linearity_errors(lambda x: (x**2, 3 * x), one[0], one, [1.0])
+    >>> round(sq.item(), 3), round(lin.item(), 9)
+    (0.333, 0.0)
+    """
+    steps = [float(s) for s in steps]
+    if not steps or min(steps) <= 0:
+        raise ValueError(f"steps must be positive numbers, got {steps}")
+    if not isinstance(directions, Tensor) or directions.dim() != x.dim() + 1 or directions.shape[1:] != x.shape:
+        got = tuple(directions.shape) if isinstance(directions, Tensor) else type(directions).__name__
+        raise ValueError(f"directions must be (n, *x.shape) = (n, {', '.join(map(str, x.shape))}), got {got}")
+    eps = 1e-3 * min(steps) if fd_step is None else float(fd_step)
+    if not eps > 0:
+        raise ValueError(f"fd_step must be a positive number, got {fd_step!r}")
+    n = directions.shape[0]
+    scale = torch.tensor(steps, dtype=x.dtype).view(-1, 1, *([1] * x.dim()))  # (len(steps), 1, ...)
+    points = torch.cat([x[None], x + eps * directions, x - eps * directions,
+                        (x + scale * directions).flatten(0, 1)])
+    outs = f(points)
+
+    def errors(out: Tensor) -> Tensor:
+        fx, plus, minus = out[0], out[1:1 + n], out[1 + n:1 + 2 * n]
+        jv = (plus - minus) / (2 * eps)  # (n, ...)
+        d = out[1 + 2 * n:].reshape(len(steps), n, *fx.shape) - fx  # (len(steps), n, ...)
+        s = torch.tensor(steps, dtype=d.dtype).view(-1, 1, *([1] * fx.dim()))
+        err = (d - s * jv).flatten(2).norm(dim=2) / d.flatten(2).norm(dim=2).clamp_min(1e-30)
+        return err.T.contiguous()
+
+    return tuple(errors(o) for o in outs) if isinstance(outs, tuple) else errors(outs)

@@ -14,30 +14,32 @@
 # ---
 
 # %% [markdown]
-# # 06 · The pullback of h (Park et al.): solutions to the exercises
+# # 06 · Park et al.'s pullback: solutions to the exercises
 #
-# The exercises at the end of `../06_riemannian_pullback.ipynb`, each with a worked solution and its check. Only the
-# setup the exercises need is repeated here; the notebook explains the ideas.
+# The exercises at the end of `../06_riemannian_pullback.ipynb`, each with a worked solution and its
+# check. Only the setup the exercises need is repeated here; the lecture explains the ideas.
 
 # %%
 import torch
 
 import latentlab as ll
 from latentlab.course import exercises as ex
+from latentlab.course.plot import lecture_style
 
+lecture_style()
 torch.set_num_threads(1)
 model = ll.load_model()
 grid = ll.ddim_timesteps(model, 20).tolist()
-x_T = torch.randn(3, *model.sample_shape, generator=torch.Generator().manual_seed(0))
+x_T = torch.cat([torch.randn(1, *model.sample_shape, generator=torch.Generator().manual_seed(f)) for f in (0, 1)])
 _, trajectory = ll.ddim_sample(model, x_T, 20, return_trajectory=True, progress=False)
-x_600 = trajectory[grid.index(600)]  # faces A, B, C at t = 600, as in the notebook
+x_600 = trajectory[grid.index(600)]  # faces 0 and 1 at t = 600, as in the lecture
 svd_A, svd_B = (ll.pullback(model, x_600[f], 600, k=8, seed=0) for f in (0, 1))
-u = svd_A.U[0]  # face A's first h-direction
+u = svd_A.U[0]  # face 0's first h-direction
 
 # %% [markdown]
 # ### Exercise 1: transport a direction by hand
 #
-# Carry face A's first h-direction `u` $= u_1^A$ to face B as Park et al. do, without `ll.transport`:
+# Carry face 0's first h-direction `u` $= u_1^A$ to face 1 (B) as Park et al. do, without `ll.transport`:
 # weights $c = U_B^\top u$ (one per singular triplet of B, on flattened tensors), then
 # $v = \sum_i c_i v_i^B$, normalised to unit length. $v$ is an x-space direction at face B.
 

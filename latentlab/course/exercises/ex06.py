@@ -23,7 +23,7 @@ def _svd_of(svd: Any, name: str) -> tuple[Tensor, Tensor, Tensor]:
 
 
 @checker("06.1 transport a direction", ("v",),
-         "Fill in the transported direction: u carried to face B's tangent space, V_B (U_B^T u), normalised.")
+         "Fill in `v_AB` = V_B (U_B^T u), normalised.")
 def check_transport(u: Tensor, svd_B: Any, v: Any) -> str:
     """Exercise 06.1: Park et al.'s transport `V'(U'^T u) / |.|`, computed here in closed form.
 
@@ -45,8 +45,7 @@ def check_transport(u: Tensor, svd_B: Any, v: Any) -> str:
     want = (coef @ V.flatten(1)).reshape(x_shape)
     want = want / want.norm()
     if is_close(v, want, 1e-4):
-        return (f"u keeps {coef.norm().item() / u.norm().item():.0%} of its norm in span(U_B); v is the x-direction "
-                f"at B whose image under J_B is (up to the S_B weights) that part of u.")
+        return f"u keeps {coef.norm().item() / u.norm().item():.0%} of its norm in span(U_B)."
     if abs_cos(v, want) > 0.9999:
         raise Hint(f"Right direction; normalise it to unit length (yours: {v.norm().item():.3f}).")
     scaled = ((coef * S) @ V.flatten(1)).reshape(x_shape)
@@ -58,8 +57,7 @@ def check_transport(u: Tensor, svd_B: Any, v: Any) -> str:
 
 
 @checker("06.2 does it still mean the same?", ("cos", "keeps_meaning"),
-         "Fill in the cosine between u and J_B v (the image of the transported v in h) and whether it keeps "
-         "the meaning (True if the cosine is at least 0.7).")
+         "Fill in `cos_meaning` and `keeps_meaning`.")
 def check_transport_meaning(u: Tensor, svd_B: Any, v: Tensor, cos: Any, keeps_meaning: Any,
                             threshold: float = 0.7) -> str:
     """Exercise 06.2: cos(u, J_B v), where J_B v = sum_i s_i (V_B[i] . v) U_B[i] exactly for v in span(V_B).
@@ -91,5 +89,4 @@ def check_transport_meaning(u: Tensor, svd_B: Any, v: Tensor, cos: Any, keeps_me
         raise Hint(f"`cos` is right ({want:.2f}); with the threshold "
                    f"{threshold}, keeps_meaning should be {want >= threshold}.")
     verdict = "keeps" if keeps else "loses"
-    return (f"cos(u, J_B v) = {want:.2f}: the transported direction {verdict} its meaning in h. It can only keep the "
-            f"part of u inside span(U_B), and weights it by B's singular values.")
+    return f"cos(u, J_B v) = {want:.2f}: it {verdict} its meaning in h."
