@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 · Pushforward and SVD
 #
 # ## Key idea
@@ -52,7 +52,7 @@ lecture_style()
 torch.set_default_dtype(torch.float64)  # double precision for the small maps; the U-Net runs in float32
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The Jacobian and its SVD, drawn
 #
 # Take a map of the plane, $\phi(x, y) = (x + 0.3 \sin y,\; y + 0.3 x^2)$, whose Jacobian is
@@ -78,7 +78,7 @@ print("J =", J.numpy().round(4).tolist(), " S =", S.numpy().round(3).tolist())
 print("J equals the formula (max error < 1e-12):", (J - by_hand).abs().max().item() < 1e-12)
 print("J v_i = s_i u_i (max error < 1e-12):", (J @ V - U * S).abs().max().item() < 1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The picture of the SVD: on the left, tangent vectors at $p$ of length $r = 0.4$ (a circle) and the
 # right singular vectors; on the right, where they go. The linearisation $\phi(p) + J v$ maps the
 # circle to an **ellipse** (dashed) whose semi-axes are $r s_i u_i$; $\phi$ itself (solid) bends it a
@@ -87,7 +87,7 @@ print("J v_i = s_i u_i (max error < 1e-12):", (J @ V - U * S).abs().max().item()
 # %%
 show_pushforward(phi, p, r=0.4);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The metric it pulls back.** Measuring a step $v$ at $x$ by the length of its image gives
 # $\|Jv\|^2 = v^\top G v$ with $G = J^\top J = V S^2 V^\top$: the output's inner product *pulled back*
 # to the input. The $v_i$ are $G$'s eigenvectors and $s_i^2$ its eigenvalues. A $G(x)$ at every point
@@ -102,7 +102,7 @@ show_pushforward(phi, p, r=0.4);
 # `eps_jacobian(...).V`, the directions in $h$ of the noise prediction's Jacobian with respect to
 # $h$, are their `u`.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Wide maps have a kernel
 #
 # For $\phi: \mathbb{R}^n \to \mathbb{R}^m$ the Jacobian is $m \times n$. When $m < n$, at least
@@ -136,7 +136,7 @@ print("v_3 spans the kernel (|J v_3| < 1e-12):", (Jq @ Vqh[2]).norm().item() < 1
 # %%
 show_kernel(Jq);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Matrix-free: the top-k SVD from products only
 #
 # `topk_svd(jvp, vjp, in_shape, k)` asks for two functions, `jvp(v)` $= Jv$ (one forward-mode pass)
@@ -170,7 +170,7 @@ print("top-5 singular values:", svd.S.numpy().round(3))
 print("equal to the dense SVD's (relative error < 1e-8):", S_err < 1e-8)
 print("same top-5 input subspace (largest angle < 1e-6 rad):", angle < 1e-6)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The same call on a U-Net.** `pullback(model, x_t, t, k)` runs this iteration on the encoder
 # $x_t \mapsto h$ of a U-Net, with forward- and reverse-mode passes through the network: `.V` are
 # directions in image space (Park et al.'s editing directions), `.U` where they go in $h$. Here on a
@@ -200,7 +200,7 @@ print("V:", tuple(directions.V.shape), " U:", tuple(directions.U.shape), " conve
 print("pullback's top 3 match the dense J's (relative error < 1e-3):", top_err < 1e-3)
 print(f"fewer products than the dense J: {info['products'] < n_pixels}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember
 #
 # - The Jacobian pushes a small step forward: $v$ at $x$ goes to $Jv$ at $\phi(x)$, to first order.

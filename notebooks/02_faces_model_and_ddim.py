@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 02 · The faces world, the bundled model, and DDIM split in two
 #
 # ## Key idea
@@ -45,7 +45,7 @@ from latentlab.course.runs import load_run, same_row
 lecture_style()
 torch.set_num_threads(1)  # the models are small: one thread is steadier on a shared machine
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The faces world
 #
 # `ll.render_faces(n, seed=...)` draws `n` faces, each attribute uniform over its range (`glasses` is
@@ -58,7 +58,7 @@ ranges = [f"{name} [{lo:+.0f}, {hi:+.0f}]" for name, (lo, hi) in ll.ATTRIBUTES.i
 print(", ".join(ranges[:4])); print(", ".join(ranges[4:8])); print(", ".join(ranges[8:]))
 show_attribute_sweeps(seed=3);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The bundled model
 #
 # A diffusers `UNet2DModel` at 32 px with a `DDIMScheduler` (diffusers' defaults: 1,000 training
@@ -72,7 +72,7 @@ print(f"{sum(p.numel() for p in model.unet.parameters()) / 1e6:.2f} M parameters
 print(f"scheduler: {c.num_train_timesteps} steps, {c.beta_schedule} betas {c.beta_start}..{c.beta_end}, "
       f"clip_sample={c.clip_sample}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The U-Net takes $x_t$ and $t$ and predicts the noise $\epsilon$ in $x_t$. The figure is drawn from the
 # model's own config: on the way down the channels widen and the resolution halves, on the way up the
 # reverse; each block on the way down stores tensors (the **skip connections**, dashed) that the block
@@ -83,7 +83,7 @@ print(f"scheduler: {c.num_train_timesteps} steps, {c.beta_schedule} betas {c.bet
 # %%
 show_unet(model);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. DDIM in two parts
 #
 # Write $a_t$ for the cumulative product $\prod_{s \le t}(1 - \beta_s)$, so that a clean image noised
@@ -115,7 +115,7 @@ show_rows({
     "P_t (clipped)": torch.stack([record[i]["P_t"][0] for i in pick]),
 }, col_titles=[f"t={record[i]['t']}" for i in pick]);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 980$, $P_t$ is clipped noise, not a face. The formula says why: $P_t = x_t / \sqrt{a_t} -
 # \sqrt{(1 - a_t)/a_t}\;\epsilon$, so an error in the predicted noise reaches $P_t$ multiplied by
 # $\sqrt{(1 - a_t)/a_t}$. That factor, and the share of $P_t$'s entries the clip cuts, over the 16
@@ -130,7 +130,7 @@ for i in pick[:4]:
     raw = ll.P_t(x_before[i], record[i]["eps"], a[t])
     print(f"{t:4d}  {((1 - a[t]) / a[t]).sqrt():14.1f}  {(raw.abs() > 1).float().mean():29.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Inversion
 #
 # Run the step backwards (forward in $t$) and a given image becomes an $x_T$ that regenerates it.
@@ -156,7 +156,7 @@ show_rows({"face": faces, "inverted x_T": x_inv.clamp(-2.5, 2.5) / 2.5,
            "Gaussian x_T": x_T[:6].clamp(-2.5, 2.5) / 2.5, "rebuilt": recon,
            "rebuilt, P_t clipped": clipped});
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The inverted $x_T$ is not Gaussian noise: it keeps the face, so an edit measured on samples has to be
 # checked on inverted faces too (the lab measures how far from Gaussian it is). The round trip is
 # good, not exact: over the shipped run's 256 renders the median PSNR is 30.7 dB, and the rebuilt
@@ -202,7 +202,7 @@ print(f"two sets of renders, {len(null)} times: re-render ratio {spread['rerende
 n_inv = sum(r["kind"] == "inversion" for r in rows)
 print(f"inversion round trip: median PSNR {q['inversion_psnr']:.1f} dB over {n_inv} renders")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The hero figure: the two attributes with the largest KS distance, as histograms and as the two
 # empirical distribution functions with their largest gap (black).
 
@@ -212,7 +212,7 @@ readings = {kind: {k: torch.tensor([r[k] for r in rows if r["kind"] == kind]) fo
 top2 = sorted(q["ks"], key=q["ks"].get, reverse=True)[:2]
 show_ks(readings["sample"], readings["render"], top2);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One row of the run, re-run live: the first sample (its noise seeded by the run's seed), sampled,
 # read by the probe and re-rendered here, against the shipped row.
 
@@ -224,7 +224,7 @@ shipped = next(r for r in rows if r["kind"] == "sample" and r["seed"] == seed)
 print(f"sample {seed}: smile {live['smile']:+.3f}, re-render MSE {live['rerender_mse']:.4f}; "
       f"equals the shipped row: {same_row(live, shipped, atol=1e-3)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What the run shows.** The samples carry the faces world's attributes: across the 11 figures (ten
 # KS distances and the glasses rate, 0.457 against 0.484) no attribute's distribution differs
 # detectably from the renders' when the 11 tests are counted as one family; the largest distance is

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 · Haas et al.: PCA, Jacobian and supervised directions in h
 #
 # ## Key idea
@@ -51,7 +51,7 @@ wb = Workbench(model, steps=S, seed=1, probe=probe)  # fits each method once, as
 run = load_run("05_haas_structure")
 shipped = run_table("05_haas_structure")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What the paper claims and shows
 #
 # Haas, Huberman-Spiegelglas, Mulayoff, Graßhof, Brandt and Michaeli, *Discovering Interpretable
@@ -74,7 +74,7 @@ shipped = run_table("05_haas_structure")
 # properties; supplementary Sec. B (Figs. 11-12) finds that Asyrp's asymmetric step amplifies an edit
 # and that rescaling gives similar edits without it.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Five untrained directions, one registry
 #
 # The registry holds each method's settings once; a `Workbench` fits them on 128 sampled
@@ -109,14 +109,14 @@ for n, e in edits.items():
     print(f"{n:16s}: RMS pixel change {rms:.2f}, hair colour change (mean of 4) "
           f"{(probe(e)['hair_color'] - before).mean():+.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At one size in h the directions move the pixels by very different amounts, from 0.05 (random) to
 # 0.20 ($\mathrm{pc}_1$): the decoder listens to some directions far more than to others. (The mean
 # difference is edited with Asyrp's asymmetric step: section 5.) Random directions of the same
 # norm barely change the face, as in the paper's Fig. 4. The two directions with a sign turn the
 # hair lighter (+0.12 and +0.29); $\mathrm{pc}_1$ and $v_1$ have no sign for hair colour.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. PCA: components the model owns, late in the trajectory
 #
 # `ll.pca_directions` fits a PCA of h at every timestep over the trajectories: unit components
@@ -142,14 +142,14 @@ print(half[["t", "pc_1", "pc_2", "pc_3", "pc_4", "pc_5"]].round(2).to_string(ind
 print(f"sigma_1(t) on the 128 trajectories: {pcs.sigma[0, 0]:.1f} at t = 900, "
       f"{pcs.sigma[-1, 0]:.1f} at t = 0")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 0$ the two halves of 128 find the same five components ($|\cos|$ 0.57-0.92, against
 # 0.02 by chance): the late components are the model's. From $t = 900$ to 700 they agree on the first
 # (0.68-0.87) and on little else (0.01-0.33): early, the spread of h is small ($\sigma_1$ grows
 # four-fold towards $t = 0$) and its later components are not pinned down by 128 samples. In the
 # middle ($t$ = 600-300) the agreement is mixed (0.17-0.92).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Jacobian: found on one face, shared early
 #
 # `ll.eps_jacobian` takes the top singular vectors $v_i$ of $\partial\epsilon/\partial h$ at one
@@ -185,7 +185,7 @@ ax.set(yticks=range(len(big)), yticklabels=labels, xlabel="|cos| between two fac
        title=f"{run['n_faces']} faces")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 700$ the faces' $v_1$ point largely the same way (median $|\cos|$ 0.66 over the 32,640
 # pairs of 256 faces; 90 % above 0.33, while no pair of random directions reaches 0.10): a
 # direction found on one face is nearly the one any other face would give, which agrees with the
@@ -193,7 +193,7 @@ fig.tight_layout();
 # chance (0.02): there each face finds mostly its own. The registry's looser SVD tolerance leaves
 # $v_1$ unchanged to four decimals on 16 faces, and $v_3$ within 0.008.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Supervised, mean difference and paired: which attributes they edit
 #
 # The method comparison's shipped runs (lecture 10; two seeds, 64 held-out faces each, 20 DDIM
@@ -223,7 +223,7 @@ ax = share.plot.barh(figsize=(5.5, 4.2))
 ax.set(xlabel="right way, share of movable faces (mean of 2 runs)", ylabel="")
 ax.figure.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Two findings hold in both runs: the **paired** direction adds glasses (19/27 and 22/33 faces,
 # against 2/27 and 2/33 for its random baseline), and **Haas's supervised** direction turns hair
 # blond (59/60 and 58/61, against 27/60 and 39/61), with the mean difference and the paired
@@ -231,7 +231,7 @@ ax.figure.tight_layout();
 # of the lab's corrected threshold in both runs. No untrained direction moves smile reliably: the
 # Jacobian's 38/58 in one run is 7/63 in the other.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The symmetric step against the asymmetric one
 #
 # The supervised hair-colour direction of section 1, with the edited $\epsilon$ in $P_t$ only
@@ -248,14 +248,14 @@ print(f"RMS pixel change: symmetric {rms['symmetric']:.2f}, asymmetric {rms['asy
 # %%
 show_rows({"unedited": base, "symmetric": edits["Haas supervised"], "asymmetric": asym}, scale=0.9);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The asymmetric step moves the pixels more for the same $\Delta h$. With
 # $x_{t-1} = \sqrt{\alpha_{t-1}}\,P_t(\epsilon) + D_t(\epsilon)$, a change of $\epsilon$ enters $P_t$ with
 # weight $-\sqrt{\alpha_{t-1}(1-\alpha_t)/\alpha_t}$ and $D_t$ with $+\sqrt{1-\alpha_{t-1}}$: in the
 # symmetric step the two partly cancel. This agrees with the paper's supplementary Sec. B: Asyrp's
 # step amplifies an edit.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The paper says / the toy shows / why they may differ
 #
 # | | the paper says | the toy shows |
@@ -281,7 +281,7 @@ show_rows({"unedited": base, "symmetric": edits["Haas supervised"], "asymmetric"
 #   the paper's Table I reads CLIP zero-shot scores, its figures what people see. Each instrument
 #   may miss what the others register. The kit's targets (right way, thresholds) are its own.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # Fill in each cell marked `# YOUR CODE HERE`, then run the check below it. Worked solutions:
@@ -293,7 +293,7 @@ from latentlab.course import exercises as ex
 faces_ex, truth_ex = ll.render_faces(64, seed=51)
 h_ex = ll.h_of(model, ll.q_sample(model, faces_ex, 500, generator=torch.Generator().manual_seed(51)), 500)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: the first principal direction, by hand
 #
 # `h_ex` holds h at $t = 500$ for 64 noised renders. Without `ll.pca_directions`: centre the samples,
@@ -308,7 +308,7 @@ explained = None
 # %%
 ex.check_pca_direction(h_ex, pc1, explained)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: a supervised direction for hair colour
 #
 # Haas et al.'s supervised direction is the mean h of the highest-scored samples minus that of the
@@ -322,7 +322,7 @@ d_hair = None
 # %%
 ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember
 #
 # - Haas et al. find directions in h without training: principal components, Jacobian singular

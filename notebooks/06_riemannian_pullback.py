@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 06 · Park et al.'s pullback: the singular directions of $\partial h / \partial x_t$
 #
 # ## Key idea
@@ -49,7 +49,7 @@ from latentlab.methods import METHODS
 lecture_style()
 torch.set_num_threads(1)  # small models: one thread is steadier on a shared machine
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The local latent basis, coarse to fine
 #
 # Two faces (pair 0 of the shipped run of section 3), sampled with 20 DDIM steps. `ll.pullback(model, x_t, t, k=8)` finds the
@@ -68,7 +68,7 @@ x_0, trajectory = ll.ddim_sample(model, x_T, STEPS, return_trajectory=True, prog
 x_at = {t: trajectory[grid.index(t)] for t in TIMESTEPS}  # t -> the two faces' x_t
 svd = {(f, t): ll.pullback(model, x_at[t][f], t, k=8, seed=0) for f in (0, 1) for t in TIMESTEPS}
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Face 0's $v_1, \ldots, v_4$ at each $t$, each scaled so that its largest entry is black or white
 # (mid-grey is 0):
 
@@ -77,7 +77,7 @@ V = torch.stack([svd[(0, t)].V[i] for t in TIMESTEPS for i in range(4)])
 show_images(V / V.abs().amax((1, 2, 3), keepdim=True), nrow=4, scale=1.0,
             titles=[f"v_{i + 1}, t = {t}" for t in TIMESTEPS for i in range(4)]);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 800$ the $v_i$ are broad blobs; by $t = 200$ they carry finer structure. The smoothness
 # measure used below is each image's correlation of a pixel with its right-hand neighbour (1: smooth;
 # 0: pixel noise).
@@ -101,7 +101,7 @@ edits = {"guidance -v_1": ll.x_space_guidance(model, x_e, T_EDIT, -v1, gamma=gui
 done = ll.ddim_sample(model, torch.cat(list(edits.values())), STEPS, t_start=T_EDIT, progress=False)
 show_rows({f"face {f}": done[f::2] for f in (0, 1)}, col_titles=list(edits), scale=1.0);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Moving along $\pm 2 v_1$ changes hair colour and length on both faces, and $+2v_1$ also shrinks face
 # 0; guidance along the same $v_1$ changes less here. The lab sets the two rules side by side at
 # matched step size. A direction found at one face can be carried to another by Park et al.'s **parallel transport**,
@@ -139,7 +139,7 @@ for key, label in (("sim_V", "two faces, x_t"), ("sim_U", "two faces, h"), ("sim
 b.set(xlabel="t", ylabel="overlap of top-8 spaces", title="shared tangent spaces"); b.invert_xaxis()
 b.legend(); fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Coarse to fine.** $v_1$'s smoothness falls from 0.94 at $t = 800$ to 0.75 at $t = 200$, and so
 # does the mean over $v_1, \ldots, v_8$. **Shared early.** Two faces' top-8 spaces overlap most at
 # $t = 800$ (0.48 in $x_t$, 0.40 in $h$) and much less late (0.11 and 0.20 at $t = 200$), always
@@ -156,7 +156,7 @@ for i in (1, 2, 3):
     print(f"v_{i}: stronger than its matched random smooth direction on {r['wins']} of {r['n']} faces; "
           f"median {r['median_v']:.2f} against {r['median_r']:.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # That is the finding: the directions $h$ responds to most are directions that change the face, by
 # several times what a random smooth step of the same norm does. They are not *selective*: the lab shows
 # that each moves several attributes at once and that "the $i$-th direction" changes meaning from face to
@@ -204,7 +204,7 @@ from latentlab.course import exercises as ex
 svd_A, svd_B = svd[(0, T_EDIT)], svd[(1, T_EDIT)]  # faces 0 and 1 at t = 600, k = 8
 u = svd_A.U[0]  # face 0's first h-direction
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: transport a direction by hand
 #
 # Without `ll.transport`: weights $c = U_B^\top u$ (on flattened tensors), then $v = \sum_i c_i v_i^B$,
@@ -217,7 +217,7 @@ v_AB = None
 # %%
 ex.check_transport(u, svd_B, v_AB)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: does it still mean the same thing?
 #
 # `v_AB` keeps its meaning at face B if $J_B v$ points along `u`. Compute `cos_meaning`, the cosine
@@ -232,7 +232,7 @@ keeps_meaning = None
 # %%
 ex.check_transport_meaning(u, svd_B, v_AB, cos_meaning, keeps_meaning)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember
 #
 # - Park's directions are the SVD of $\partial h / \partial x_t$ at one point: the changes of $x_t$

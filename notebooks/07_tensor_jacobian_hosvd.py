@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 · The Jacobian as a tensor: does a higher-order SVD say more? (optional)
 #
 # **Optional.** A research notebook for a seminar; no other lecture depends on it.
@@ -68,7 +68,7 @@ from latentlab.jacobians import pullback
 lecture_style()
 torch.set_num_threads(1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. One face, measured live
 #
 # The shipped run (`benchmarks/lecture_07_hosvd.py`) measures each face at $t = 600$ of DDIM-50: the
@@ -87,7 +87,7 @@ print(f"shipped run: N = {run['n_faces']} faces, t = 600; rebuilt by")
 print(" ", run["command"])
 print("face 0 re-run live equals its shipped row:", same_row(face.row, run["rows"][0], atol=1e-4))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Energy at equal budgets
 #
 # For each flattened rank $k$ the budget is $k \cdot 5121$ numbers; the Tucker model gets the
@@ -104,7 +104,7 @@ for r in summary:
     print(f"{r['k']:4d} {r['budget']:9,d} {r['svd']:6.2f} {r['tucker']:7.2f}  "
           f"{r['tucker_wins']:2d} of {r['faces']} faces")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Finding.** The Tucker model stores $J$ better at the **smallest budgets** (at $k = 1$ on every
 # face, on fewer faces as the budget grows) and the flattened SVD at **large ones**: from $k = 64$
 # on, the SVD captures more than the truncated HOSVD on every face. At the smallest budgets the
@@ -138,7 +138,7 @@ print(f"share of each h position's sensitivity in its own 8 x 8 patch: median "
       f"{median('own_patch_median'):.2f};")
 print(f"  face 0: {lift.median():.1f}x that patch's average share over the 16 positions (median)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Finding.** The **input side compresses**: one colour combination, a brightness (all three
 # channels of one sign), carries most of the energy, and about 11-12 of the 32 row and column
 # components (just over a third) carry 90 %. The **$h$ side does not**: all 4 $h$ rows and columns
@@ -180,7 +180,7 @@ print(f"V_0's strongest attribute is v_1's on {same} of {len(rows)} faces; "
 for t in edit_tests(rows):
     print(f"{t['test']:22s} {t['count']:2d} of {t['faces']} faces; corrected p {t['p_bonferroni']:.2g}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Finding.** The best rank-1 HOSVD direction **moves faces more than random smooth steps** of
 # the same norm (on all but one face, against the median of that face's 15), but **less than
 # $v_1$** on most faces. The median share of its response from its $v_1$ part is 0.65 (from 0.00
@@ -204,7 +204,7 @@ print(f"here: the dense J took {face.J[:, :, :, 0, 0, 0].numel():,} products, "
       f"pullback's v_1 {info['products']}")
 print(f"at 256 px with h 512 x 8 x 8: {m:,} products and {4 * m * n / 1e9:.0f} GB in float32")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember
 #
 # - $J = \partial h / \partial x_t$ is a tensor; the HOSVD keeps its modes, the flattened SVD does

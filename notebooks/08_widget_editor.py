@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 08 · The editor: every method, one slider
 #
 # ## Key idea
@@ -48,7 +48,7 @@ torch.set_num_threads(1)  # the machine is shared: one thread is the steadiest
 MEASURE = not in_voila()  # as a Voila web app the page shows the editor only
 model, probe = ll.load_model(), ll.load_probe()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The editor
 #
 # | control | what it does |
@@ -74,7 +74,7 @@ editor = EditWidget(model, probe=probe, seed=1, method="Asyrp f", target="smile 
 session = editor.session  # the computing behind the widget
 display(editor, exclude={"text/plain"})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The widget driven from Python: set a control, wait for the full image, read the probe.
 
 # %% tags=["nbval-check-output"]
@@ -85,7 +85,7 @@ for c in (0.0, 1.0, 0.5):
     editor.wait()
     print(f"strength {c:.1f}: smile {editor.readings_after['smile']:+.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the widget shows, as a static figure: the face, the edit at c = 1 and their difference.
 
 # %%
@@ -95,7 +95,7 @@ if MEASURE:
     show_images(torch.stack([original, edited, edited - original]), nrow=3,
                 titles=["original", "Asyrp f, c = 1", "difference"]);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## One sweep per method
 #
 # The same face, each method at c = -2 .. 2 (the middle column is the original), made by
@@ -113,7 +113,7 @@ methods = list(dict.fromkeys(sweep["rows"][i]["method"] for i in own))
 rows = {m: images[[i for i in own if sweep["rows"][i]["method"] == m]] for m in methods}
 show_rows(rows, col_titles=[f"c = {c:g}" for c in STRENGTHS], scale=0.8);
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One row re-run now, Asyrp $f$'s, must give the shipped readings, and the smile the probe reads
 # in every row:
 
@@ -127,7 +127,7 @@ for m in methods:
     smile = [r["smile"] for r in sweep["rows"] if r["method"] == m and r["random"] < 0]
     print(f"{m:26s}" + "".join(f"{v:+8.1f}" for v in smile))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On this face only the Asyrp editors move smile: from -0.8 to +0.4 ($\Delta h$) and +0.0 ($f$) at
 # c = 1, to +1.1 and +0.8 at c = 2, and down at c < 0 (readings below -1 lie outside the range the
 # probe was trained on, so it extrapolates there). Both also take the glasses off at c = 2; at
@@ -167,7 +167,7 @@ ax.set(xscale="log", xlabel=r"$\|\Delta h\| / \|h\|$ at c = 1 (median, quartiles
 ax.invert_yaxis()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # c = 1 is not one size. Over 256 faces, Asyrp's editors move h by more than its own norm (medians
 # 1.371 for $\Delta h$, 1.620 for $f$), 8.8 and 10.4 times as far as the mean difference does (0.156);
 # PCA, Jacobian and the supervised direction 1.5-1.9 times as far, the paired direction and the

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 09 · Real checkpoints: the same calls on the papers' own models
 #
 # ## Key idea
@@ -68,7 +68,7 @@ N_RANDOM = 2 if REAL else 6    # random directions: the baseline every edit is m
 if DEVICE == "cpu" and not REAL:
     torch.set_num_threads(1)  # the bundled model is small: one thread is steadier on a shared machine
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The architectures, at full size, without their weights
 #
 # `latentlab.architectures` holds the two real U-Nets' configs. Built on PyTorch's `meta` device a
@@ -86,7 +86,7 @@ for name in ("celebahq-256", "sd-2.1-base"):
     print(f"{r['model']:39s} {r['parameters'] / 1e6:8.1f} M {r['parameters'] / n_bundled:4.0f} {r['input']:>14s} "
           f"{r['h']:>13s} {r['h numbers'] / h_bundled:4.0f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # (x: times the bundled model's.) The celebahq-256 U-Net has 32 times the bundled one's parameters
 # and its h 16 times the numbers;
 # Stable Diffusion 2.1-base's h, 1280 x 8 x 8, has 40 times, and its middle block also attends to the
@@ -123,7 +123,7 @@ x_T = torch.randn(4, *model.sample_shape, generator=torch.Generator().manual_see
 x_0 = ll.ddim_sample(model, x_T, STEPS, progress=False)
 show_rows({"samples": x_0.float().cpu()});
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. An Asyrp-style h edit
 #
 # A real checkpoint comes without the kit's learned editors, so the direction here is one any model
@@ -159,7 +159,7 @@ for k in ("pc 1, c = -2", "pc 1, c = +2"):
 r = torch.stack([relative_change(x, base) for x in randoms])
 print(f"{N_RANDOM} random directions, same norm, all faces: {r.min():.3f} to {r.max():.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # PC1 changes the four faces by 0.11 to 0.60 of their norm, random directions of the same size by
 # at most 0.07: along PC1 the model's output moves, along a random direction of h it barely does.
 # What PC1 moves is a mix (glasses, hair colour, position, as the probe reads it in the lab). With
@@ -206,7 +206,7 @@ print("  " + ", ".join(f"{k} {relative_change(x, zero).item():.2f}" for k, x in 
 r = torch.cat([relative_change(x, zero) for x in random_edits])
 print(f"{N_RANDOM} random unit directions: {r.min():.3f} to {r.max():.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On face 1 (one face), $+v_1$ changes the image by 0.28, far more than any random unit direction
 # (at most 0.013); $-v_1$ by 0.04, $\pm v_2$ and $\pm v_3$ by 0.07-0.11. The $\pm$
 # asymmetry comes from the guidance: its step is a finite difference of eps, not odd in $v$ (the lab

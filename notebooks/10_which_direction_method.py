@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 10 · Which method finds the best direction? The fair comparison
 #
 # ## Key idea
@@ -59,7 +59,7 @@ from latentlab.methods import Workbench  # noqa: E402
 
 runs = {1: shipped_results(0), 2: shipped_results(1)}  # run -> (table, per-face measurements)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. One protocol for every method
 #
 # The methods are the registry's (`latentlab.methods.METHODS`), each with its paper's settings: the
@@ -87,7 +87,7 @@ show_strengths({r: runs[r][0] for r in runs});
 strength = strength_at_budget([runs[1][0], runs[2][0]]).sort_values("c_max")
 print(strength.round(2).to_string(index=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Park's $x_t + v_i$ meets the budget at $c$ = 0.49-0.77, Haas's Jacobian directions at 2.1-7.7 and
 # his supervised direction at 2.8-16: compared at $c = 1$, they would edit very different amounts.
 #
@@ -106,7 +106,7 @@ print(strength.round(2).to_string(index=False))
 # --samples-out data/compare/samples_seed0.csv`, likewise seed 1), and section 4 re-runs one row
 # live. These measures are this kit's operationalisations of a good edit, not the papers' own.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. What the comparison found
 #
 # Each filled dot is the fraction of movable held-out faces a method moved the right way; the open
@@ -116,7 +116,7 @@ print(strength.round(2).to_string(index=False))
 # %%
 show_right_way({r: runs[r][0] for r in runs});
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same counts, with the mean change towards the goal (smile in $[-1, 1]$, glasses a
 # probability, hair colour in $[0, 1]$) per run: `moved` counts the faces moved the right way of
 # those that can move; `n` is the number of candidates the method offered, and so of its random
@@ -127,7 +127,7 @@ for attr in ("glasses", "hair_color", "smile"):
     print(f"--- {attr} (goal {ll.ATTRIBUTES[attr].high:g})")
     print(right_way_table(runs[1][0], runs[2][0], attr).round(3).to_string(index=False), "\n")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - **Where a learned editor exists, it wins.** Asyrp's $f_t$ and $\Delta h_t$ move smile on 58 of 58
 #   faces in run 1 (55 and 58 of 63 in run 2), and add glasses to 25-26 of 27 faces (29-30 of 33).
 #   The judge, which they never saw, reads the same changes (lab, section 4): the lead belongs to
@@ -144,7 +144,7 @@ for attr in ("glasses", "hair_color", "smile"):
 #   run 2 (7 of 63); the paired direction (which adds glasses) and the supervised direction (which
 #   moves hair colour) lower smile in run 1.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. What an edit costs
 #
 # A larger change is only better if it is not bought with leakage or by leaving the faces world.
@@ -162,13 +162,13 @@ cols = {"leak_1": "leak 1", "leak_2": "leak 2", "manifold_1": "off-manifold 1",
         "manifold_2": "off-manifold 2", "seconds_1": "seconds"}
 print(cost[["method", *cols]].rename(columns=cols).round(2).to_string(index=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The worst leakage is 0.15-0.29 of a range for the methods and 0.17-0.21 for the random rows.
 # Tested face by face against its matched random row (lab, section 7), no method is shown to leak
 # less or more than it in both runs. Only Haas's supervised direction is shown to raise the
 # on-manifold error in both runs (2.2 and 1.15 times the unedited faces').
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. One row, re-run live
 #
 # Asyrp's $f_t$ for smile, the row with no random draws of its own: its chosen candidate at the
@@ -193,11 +193,11 @@ print("live row equals the shipped row (to 0.001):", same_row(live_row, shipped_
 # %%
 show_rows({"before": before, f"Asyrp f, c = {row.c:.2f}": after});
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Every face moves towards a smile (the probe: 8 of 8); several also shift their skin tone,
 # background or hair colour: the leakage that section 3 counts.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The papers' side
 #
 # **What the papers claim and show.** Asyrp, Haas et al. and Park et al. each show their own
@@ -219,7 +219,7 @@ show_rows({"before": before, f"Asyrp f, c = {row.c:.2f}": after});
 # %%
 show_local_global({r: runs[r][0] for r in runs});
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Why they may differ.** The papers edit 256 px faces whose h is 512 x 8 x 8; the kit edits
 # 32 px faces whose h is 128 x 4 x 4, so a mouth has little room in h (a linear read-out of smile
 # from h reaches only $R^2$ 0.28 at t = 200, lecture 03). The faces world draws its attributes
@@ -228,7 +228,7 @@ show_local_global({r: runs[r][0] for r in runs});
 # share. And the protocol chooses each method's candidate by a fixed rule at one budget, where the
 # papers chose theirs by eye.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember
 #
 # - A fair comparison fixes the **size of the edit** (one pixel budget), chooses on **calibration

@@ -22,21 +22,25 @@
 # %%
 import torch
 
+from latentlab.course.plot import lecture_style
+
+lecture_style()
 import latentlab as ll
 from latentlab.course import exercises as ex
 
 torch.set_num_threads(1)
 model, probe = ll.load_model(), ll.load_probe()
-glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # notebook 04's learned raw dh: one dh per timestep
+glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # Asyrp's learned raw dh: one dh per timestep
 
 # %% [markdown]
 # ### Exercise 1: the asymmetric step, written out
 #
-# `x_500` holds four renders noised to $t = 500$, a timestep of the 10-step grid (the next one is 400),
-# and `dh_500` is the learned glasses edit there. Write Asyrp's asymmetric step: $P_t$ from the
-# **edited** noise `ll.eps_of(model, x_500, 500, dh=dh_500)`, clipped to $[-1, 1]$, and $D_t$ from the
-# **unedited** one: $x_{400} = \sqrt{a_{400}}\,P_t(\varepsilon_\text{edit}) + \sqrt{1 - a_{400}}\,\varepsilon$, with
-# $a$ = `model.scheduler.alphas_cumprod`.
+# `x_500` holds four renders noised to $t = 500$ (the next step of the 10-step grid is 400) and
+# `dh_500` is the learned glasses edit there. Write
+# $x_{400} = \sqrt{a_{400}}\,\mathrm{clip}\big((x_{500} - \sqrt{1 - a_{500}}\,\tilde\epsilon)/\sqrt{a_{500}}\big)
+# + \sqrt{1 - a_{400}}\,\epsilon$, with the **edited** noise $\tilde\epsilon$ =
+# `ll.eps_of(model, x_500, 500, dh=dh_500)`, the **unedited** $\epsilon$ = `ll.eps_of(model, x_500,
+# 500)`, clip to $[-1, 1]$ and $a$ = `model.scheduler.alphas_cumprod`.
 
 # %%
 faces_ex, _ = ll.render_faces(4, seed=31)
@@ -54,13 +58,11 @@ ex.check_asymmetric_step(model, x_500, 500, dh_500, x_400)
 # %% [markdown]
 # ### Exercise 2: when does a glasses edit stop working?
 #
-# Added at every step of a 10-step run, `glasses_dh` gives glasses to most faces that have none. Add it
-# only at the steps $t \ge t_\text{edit}$ (`ll.ddim_sample(model, x_T, 10, dh=glasses_dh, t_edit=...)`) to
-# the 6 faces `x_T_ex` (none has glasses unedited) and read the results with
-# `probe(x0)["glasses"] > 0.5`. Find `t_stop`, the smallest $t_\text{edit}$ among 0, 200, 400, 600, 800
-# from which the edit adds glasses to none of them (start at 800 and go down until it adds some). What
-# does it say about when glasses are decided? (This is notebook 04's learned editor, not the paired
-# direction of section 6, so its t_edit need not match that sweep's.)
+# Section 4 swept $t_\text{edit}$ for the smile editor; now the glasses editor. Add `glasses_dh` only
+# at the steps $t \ge t_\text{edit}$ (`ll.ddim_sample(model, x_T, 10, dh=glasses_dh, t_edit=...)`) to
+# the 6 faces `x_T_ex` (none has glasses unedited); read glasses as `probe(x0)["glasses"] > 0.5`.
+# Find `t_stop`, the smallest $t_\text{edit}$ among 0, 200, 400, 600, 800 from which the edit adds
+# glasses to none of them. Is glasses decided earlier or later than smile?
 
 # %%
 x_T12 = torch.randn(12, *model.sample_shape, generator=torch.Generator().manual_seed(0))

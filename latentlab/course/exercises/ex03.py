@@ -29,9 +29,7 @@ def _clip_as_scheduler(model: ll.Model, x0: Tensor) -> Tensor:
     return x0
 
 
-@checker("03.1 the asymmetric step", ("x_prev",),
-         "Fill in the next step: P_t from the edited eps (eps_of(..., "
-         "dh=dh)), clipped to [-1, 1], plus D_t from the unedited eps.")
+@checker("03.1", ("x_prev",), "Fill in x_400: P_t(edited eps), clipped, + D_t(unedited eps).")
 def check_asymmetric_step(model: Any, x_t: Tensor, t: int, dh: Tensor, x_prev: Any, steps: int = 10) -> str:
     """Exercise 03.1: Asyrp's asymmetric step, x_prev = sqrt(a_prev) P_t(eps_edit) + D_t(eps).
 
@@ -62,8 +60,7 @@ def check_asymmetric_step(model: Any, x_t: Tensor, t: int, dh: Tensor, x_prev: A
     if is_close(x_prev, ref, 1e-4):
         moved = (step(eps_e, eps) - step(eps, eps)).norm().item()
         sym = (step(eps_e, eps_e) - step(eps, eps)).norm().item()
-        return (f"the edit moves x_prev by {moved:.2f} through P_t alone; with the edited eps in D_t too (the "
-                f"symmetric step) it would move by {sym:.2f}, since D_t's change partly cancels P_t's.")
+        return f"the edit moves x_prev by {moved:.2f}; symmetric, by {sym:.2f} (D_t cancels part)."
     if is_close(x_prev, step(eps_e, eps_e), 1e-4):
         raise Hint("You used the edited eps in D_t too: that is the symmetric step. Asyrp edits P_t only and keeps "
                    "D_t = sqrt(1 - a_prev) eps from the unedited U-Net.")
@@ -92,9 +89,7 @@ def _glasses_after(model, x_T: Tensor, editor, probe, t_edit: int | None, steps:
     return _RUNS[key][-1]
 
 
-@checker("03.2 when a glasses edit stops working", ("t_stop",),
-         "Fill in `t_stop`: the smallest of the candidate t_edit values from which the edit adds glasses to "
-         "none of the faces (they start without glasses).")
+@checker("03.2", ("t_stop",), "Fill in `t_stop`: the smallest t_edit that adds no glasses.")
 def check_glasses_t_edit(model: Any, x_T: Tensor, t_stop: Any, *, editor: Any = None, probe: Any = None,
                          steps: int = 10, candidates: Sequence[int] = (0, 200, 400, 600, 800)) -> str:
     """Exercise 03.2: from which `t_edit` does a glasses edit (applied only at t >= t_edit) do nothing?
@@ -135,6 +130,4 @@ def check_glasses_t_edit(model: Any, x_T: Tensor, t_stop: Any, *, editor: Any = 
     if k_before == 0:
         raise Hint(f"Edits from t_edit = {before} already add glasses to none of the {n} faces: the question is the "
                    "smallest t_edit from which it stops working.")
-    return (f"from t_edit = {before} the edit adds glasses to {k_before} of {n} faces, from {tc:g} to none: editing "
-            f"only the first, noisiest steps (t >= {tc:g}) is not enough; this editor adds glasses through the "
-            f"steps below t = {tc:g}. (Try the candidates below {before} too: where does the effect stop growing?)")
+    return f"from t_edit = {before}: glasses on {k_before} of {n}; from {tc:g}: none. Decided below t = {tc:g}."
