@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .ddim import P_t, alpha_bar, ddim_sample, ddim_step, ddim_timesteps, eps_from_output
-from .directions import interpolate_timesteps
+from .directions import StepDirection, interpolate_timesteps
 from .faces import ATTRIBUTES, BINARY_ATTRIBUTES, check_goal, render_faces
 from .hspace import eps_of_batch
 from .model import Model, check_x, pixels_of
@@ -47,7 +47,7 @@ from .probe import Probe, load_probe
 from .scale import all_mean_, shard, world
 
 __all__ = ["DeltaBlock", "Editor", "EditorConfig", "train_editor", "load_editor", "save_editor", "shipped_editors",
-           "edit_interval"]
+           "edit_interval", "mean_dh", "global_dh"]
 
 EDITORS_DIR = Path(__file__).resolve().parent.parent / "data" / "editors"
 KINDS = ("f", "dh")
@@ -329,6 +329,48 @@ def edit_interval(model: Model, x_T: Tensor, steps: int = 20, *, probe: Probe | 
     # never reached: edit at every step (t_edit = 0), boost at none (t_boost = 0)
     return {"timesteps": grid, "d_P": d_P, "d_x": d_x, "t_edit": first_above(d_P, edit_threshold, 0),
             "t_boost": first_above(d_x, boost_threshold, 0)}
+
+
+@torch.no_grad()
+def mean_dh(editor: Editor, timesteps: Tensor, h: Tensor) -> StepDirection:
+    """Asyrp's dh_t^mean: the editor's output averaged over samples, one dh per edited timestep.
+
+    Kwon et al. (2023, Sec. 5) average f_t(h_t) over samples to show that one dh per step, the same
+    for every face, edits as f does; `global_dh` averages it over the steps as well. The h are the
+    unedited sampler's (`h_trajectory`), at its timesteps `t >= editor.t_edit`.
+
+    Args:
+        timesteps: `(S,)` descending, as `HTrajectory.timesteps`; h: `(N, S, *h_shape)`, as `HTrajectory.h`.
+
+    >>> ed = load_editor("smile", 1.0, "dh")
+    >>> d = mean_dh(ed, torch.tensor([900, 500, 100]), torch.zeros(2, 3, 128, 4, 4))
+    >>> d.timesteps.tolist(), torch.allclose(d.at(500), ed(500, torch.zeros(128, 4, 4)))
+    ([900, 500], True)
+    """
+    timesteps = torch.as_tensor(timesteps).long()
+    if not isinstance(h, Tensor) or h.dim() < 3 or h.shape[1] != len(timesteps) or tuple(h.shape[2:]) != editor.h_shape:
+        got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+        raise ValueError(f"h must have shape (N, {len(timesteps)}, {', '.join(map(str, editor.h_shape))}) for "
+                         f"{len(timesteps)} timesteps, got {got}")
+    keep = (timesteps >= editor.t_edit).nonzero().flatten().tolist()
+    if not keep:
+        raise ValueError(f"no timestep of {timesteps.tolist()} is at or above the editor's t_edit {editor.t_edit}")
+    own = next(editor.parameters()).dtype
+    dirs = torch.stack([editor(int(timesteps[i]), h[:, i].to(own)).mean(0) for i in keep])
+    return StepDirection(timesteps[keep], dirs)
+
+
+def global_dh(editor: Editor, timesteps: Tensor, h: Tensor) -> Tensor:
+    """Asyrp's dh^global: the editor's output averaged over samples and over the edited steps, one
+    tensor of h's shape that `ddim_sample(dh=...)` adds at every step t >= t_edit (Kwon et al. 2023,
+    Sec. 5, consistency across timesteps).
+
+    >>> ed = load_editor("smile", 1.0, "dh")
+    >>> g = global_dh(ed, torch.tensor([900, 500]), torch.zeros(2, 2, 128, 4, 4))
+    >>> torch.allclose(g, (ed(900, torch.zeros(128, 4, 4)) + ed(500, torch.zeros(128, 4, 4))) / 2)
+    True
+    """
+    return mean_dh(editor, timesteps, h).directions.mean(0)
 
 
 def _name(attr: str, goal: float, kind: str) -> str:

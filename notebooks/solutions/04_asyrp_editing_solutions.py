@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 04 · Asyrp: learned editors in h-space: solutions to the exercises
 #
-# The exercises at the end of `../04_asyrp_editing.ipynb`, each with a worked solution and its check. Only the setup
-# the exercises need is repeated here; the notebook explains the ideas.
+# The exercises at the end of `../labs/04_asyrp_editing_lab.ipynb`, each with a worked solution and its check.
+# Only the setup the exercises need is repeated here; the [lecture](../04_asyrp_editing.ipynb) explains the ideas.
 
 # %%
 import torch
@@ -33,10 +33,10 @@ smile_dh = ll.load_editor("smile", 1.0, "dh")
 # %% [markdown]
 # ### Exercise 1: scale and add two editors
 #
-# An editor is a function $(t, h) \mapsto \Delta h$. Asyrp's claims say that scaling $\Delta h$ scales the
+# An editor is a function $(t, h) \mapsto \Delta h$. Linearity says that scaling $\Delta h$ scales the
 # edit and adding two $\Delta h$ adds the edits. Write `mix`, the function
 # $(t, h) \mapsto 1.5\,f^\text{smile}_t(h) + 0.5\,f^\text{glasses}_t(h)$ that `ll.ddim_sample(model, x_T, S,
-# dh=mix, t_edit=T_EDIT)` would take (you may try it on a few faces).
+# dh=mix, t_edit=200)` would take.
 
 # %%
 mix = lambda t, h: 1.5 * smile_f(t, h) + 0.5 * glasses_f(t, h)

@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 04, Asyrp's learned editors: scaling and adding two editors (04.1), and
+"""Exercise checks of lab 04 (lecture 04, Asyrp's learned editors): scaling and adding two editors (04.1), and
 whether an editor's dh depends on the face (04.2, f_t(h) against the raw dh).
 
 The references call the editors themselves on random h.
@@ -46,8 +46,8 @@ def check_editor_mix(smile: Any, glasses: Any, dh: Any, weights: tuple[float, fl
         worst = max(worst, (out - want).norm().item() / max(want.norm().item(), 1e-12))
         coef.append(torch.linalg.lstsq(torch.stack([s, gl], 1), out[:, None]).solution.flatten())
     if worst < 1e-4:
-        return (f"dh(t, h) = {a} smile + {b} glasses at every t: Asyrp's claims say the edits then scale and add in "
-                "the image too (notebook 04 measures how far that holds).")
+        return (f"dh(t, h) = {a} smile + {b} glasses at every t: Asyrp's linearity says the edits then scale and "
+                "add in the image too (lecture 04 measures how far that holds).")
     for t in ts:
         if is_close(dh(t, hs.float()).double(), a * smile(t, a * hs).double() + b * glasses(t, b * hs).double(), 1e-4):
             raise Hint("You scaled h inside the editors; scale their outputs: 1.5 * smile(t, h).")
@@ -62,7 +62,8 @@ def check_editor_mix(smile: Any, glasses: Any, dh: Any, weights: tuple[float, fl
 
 
 @checker("04.2 f against raw dh", ("cos_f", "cos_dh"),
-         "Fill in `cos_f` and `cos_dh`: the cosine similarity between the dh each editor gives face 0 and face 1.")
+         "Fill in `cos_f` and `cos_dh`: the cosine similarity between "
+         "the dh each editor gives face 0 and face 1.")
 def check_editor_dependence(f_editor: Any, dh_editor: Any, h: Tensor, t: int, cos_f: Any, cos_dh: Any) -> str:
     """Exercise 04.2: does the editor's dh depend on the face? Cosines between two faces' dh.
 
