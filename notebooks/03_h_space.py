@@ -19,12 +19,11 @@
 # ## Key idea
 #
 # Kwon, Jeong and Uh ("Diffusion Models already have a Semantic Latent Space", arXiv 2210.10960,
-# ICLR 2023; *Asyrp*) edit a frozen diffusion model through **h**, the output of its U-Net's middle
-# block, and they edit only the model's guess of the clean image, $P_t$, not the direction back to
-# $x_t$, $D_t$: the **asymmetric reverse process**. This lecture finds h on the faces model, asks what
-# it knows that $x_t$ does not, shows why the step must be asymmetric, and asks when to edit. The next
-# lecture (04) trains Asyrp's editors and tests the paper's four properties. Tests, standard errors
-# and the per-setting tables are in the [lab](labs/03_h_space_lab.ipynb).
+# ICLR 2023; *Asyrp*) edit a frozen diffusion model through **h**, its U-Net's middle-block output,
+# and edit only the model's guess of the clean image, $P_t$, not the direction back to $x_t$, $D_t$:
+# the **asymmetric reverse process**. This lecture finds h on the faces model, asks what it knows that
+# $x_t$ does not, why the step must be asymmetric, and when to edit; lecture 04 trains the editors.
+# Tests, standard errors and per-setting tables are in the [lab](labs/03_h_space_lab.ipynb).
 
 # %%
 import torch
@@ -48,7 +47,7 @@ S = 10  # DDIM steps of the shipped runs
 #
 # The U-Net predicts the noise $\epsilon_\theta(x_t, t)$. Its down blocks halve the resolution and
 # store skip tensors; the **middle block** runs at the lowest resolution; the up blocks climb back,
-# each taking the skip tensors stored at its resolution. Asyrp calls the middle block's output
+# taking the skip tensors. Asyrp calls the middle block's output
 # **h-space**. `ll.h_of` reads it with a forward hook on `unet.mid_block` and stops the network there;
 # `ll.eps_of(..., dh=...)` replaces it by $h + \Delta h$ while the skip tensors keep their values.
 
@@ -62,14 +61,14 @@ print(f"numbers per face: h {h[0].numel():,}, x_t {torch.Size(model.sample_shape
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # On the kit's 32 px faces h is $128 \times 4 \times 4$ (2,048 numbers); on the paper's 256 px models
-# it is $512 \times 8 \times 8$ (32,768). h is smaller than $x_t$ here, but the skip connections carry
-# the rest: h is not a code the image is decoded from, only the part the edit reaches.
+# it is $512 \times 8 \times 8$ (32,768). The skip connections carry the rest: h is not a code the
+# image is decoded from, only the part the edit reaches.
 #
 # ## 2. What h knows, against x_t
 #
 # A linear read-out: renders with known attributes are noised to $t$; a ridge regression predicts
-# each attribute from h, and from $x_t$ itself; the score is the $R^2$ on held-out faces (5 folds).
-# The shipped run (`benchmarks/lecture_03_h_space.py`) does this for 256 to 4,000 renders.
+# each attribute from h and from $x_t$; the score is the held-out $R^2$ (5 folds). The shipped run
+# (`benchmarks/lecture_03_h_space.py`) uses 256 to 4,000 renders.
 
 # %%
 dec = load_run("03_decodability")
@@ -94,9 +93,8 @@ print("live row equals the shipped row:", same_row(live, shipped, atol=2e-3))
 # 0.08); smile (0.28 against 0.07) and glasses (0.76 against 0.58) gain less. Hair colour is read well
 # from both. At $t = 500$ smile and eye size are decodable from neither. The read-out needs about a
 # thousand faces: at 256 renders smile scores 0.03; at 1,000 it scores 0.23 and h is ahead of $x_t$ on
-# all 11 attributes. Smile is linearly decodable from h only weakly ($R^2$ 0.28 at 2,000 renders); no
-# non-linear read-out was fitted. Linear decodability is not editability: whether *adding* a
-# direction to h moves the face is what an edit measures, next.
+# all 11 attributes. No non-linear read-out was fitted. Linear decodability is not editability:
+# whether *adding* a direction to h moves the face is what an edit measures.
 #
 # ## 3. The asymmetric reverse process
 #
@@ -108,8 +106,8 @@ print("live row equals the shipped row:", same_row(live, shipped, atol=2e-3))
 #
 # **Why asymmetric.** A change $d$ of $\epsilon$ moves $x_{t-1}$ by $w_P\,d$ through $P_t$ and by
 # $w_D\,d$ through $D_t$, with $w_P = -\sqrt{a_{t-1}(1 - a_t)/a_t} < 0$ and $w_D = \sqrt{1 - a_{t-1}} > 0$.
-# Put the edited $\epsilon$ in both terms (symmetric) and the two partly cancel: half the shift survives
-# at 10 steps, almost nothing at 1,000. The share the symmetric edit keeps, $\sum|w_P + w_D| / \sum|w_P|$ over a grid:
+# Put the edited $\epsilon$ in both terms (symmetric) and the two partly cancel. The share the
+# symmetric edit keeps, $\sum|w_P + w_D| / \sum|w_P|$ over a grid:
 
 # %% tags=["nbval-check-output"]
 for steps in (10, 20, 50, 1000):
@@ -118,9 +116,8 @@ w = step_weights(model, S)
 print("10 steps, t:", w["timesteps"].tolist())
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The demonstration uses Asyrp's own learned smile editor (`ll.load_editor("smile", 1.0, "f")`,
-# trained in lecture 04), added from its own $t_\text{edit} = 200$ up: six faces unedited, with the
-# asymmetric edit, and with the same editor in both terms.
+# Asyrp's learned smile editor, added from its own $t_\text{edit} = 200$ up: six faces unedited, with
+# the asymmetric edit, and with the editor in both terms.
 
 # %%
 x_T = torch.randn(6, *model.sample_shape, generator=torch.Generator().manual_seed(1))
@@ -130,8 +127,7 @@ sym = ll.ddim_sample(model, x_T, S, dh=smile, t_edit=smile.t_edit, asymmetric=Fa
 show_rows({"unedited": base, "asymmetric": asym, "symmetric": sym}, scale=1.0);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The shipped run (`benchmarks/lecture_03_h_space.py`) makes the same edits on 256 faces; the six
-# above are its first six. Per edit: `n_movable` counts the faces whose smile the probe reads more than
+# The shipped run makes the same edits on 256 faces, the six above first. Per edit: `n_movable` counts the faces whose smile the probe reads more than
 # 0.1 below the goal +1 (smile runs from -1 to 1), `right_way` is the fraction of those whose smile rose
 # by more than 0.1, `change` their mean rise of smile, and `pixel_change` the mean RMS pixel change
 # (pixels in $[-1, 1]$).
@@ -145,7 +141,7 @@ a, s = pair.iloc[0], pair.iloc[1]
 print(f"symmetric / asymmetric: change {s.change / a.change:.2f}, pixels {s.pixel_change / a.pixel_change:.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The six faces above re-run live, face by face, against the shipped per-face run of the 256 faces:
+# The six faces re-run live, checked face by face against the shipped run:
 
 # %% tags=["nbval-check-output"]
 live = face_outcomes(model, x_T, smile, attr="smile", goal=1.0, steps=S, t_edit=smile.t_edit, probe=probe)
@@ -156,15 +152,13 @@ print("live faces equal the shipped ones:", all(same_row(u, v, atol=2e-3) for u,
 # **The finding.** The step weights predict that the symmetric edit keeps 0.50 of the shift at 10
 # steps; measured, it keeps 0.42 of the mean change of smile and 0.52 of the pixel change, and moves
 # smile the right way for 0.71 of the faces against 0.88. With many small steps the cancellation is
-# almost complete (0.01 at 1,000 steps), which is why Asyrp's step keeps $D_t$ unedited. Lecture 04
-# reads the same editor at 0.92 right way on other faces, consistent with the 0.88 here.
+# almost complete (0.01 at 1,000 steps), which is why Asyrp's step keeps $D_t$ unedited.
 #
 # ## 4. When to edit: $t_\text{edit}$ and $t_\text{boost}$
 #
 # Asyrp edits only in an interval $[t_\text{edit}, T]$ and, below a second timestep $t_\text{boost}$,
-# samples stochastically to repair quality; the abstract calls the two measures "editing strength of
-# an interval" and "quality deficiency at a timestep". Their rule reads both off LPIPS distances to
-# the final image; `ll.edit_interval` puts the probe's features in LPIPS's place. The same editor
+# samples stochastically to repair quality. Their rule reads both off LPIPS distances to the final
+# image; `ll.edit_interval` puts the probe's features in LPIPS's place. The same editor
 # from five values of $t_\text{edit}$:
 
 # %%
@@ -181,10 +175,8 @@ print("rule (probe features for LPIPS): t_edit =", iv.t_edit_rule[0], ", t_boost
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The later the edit starts (the larger $t_\text{edit}$), the fewer steps it acts on: on 256 faces the
 # right-way fraction falls from 0.95 ($t_\text{edit} = 0$) through 0.88, 0.74 and 0.26 to 0.03
-# ($t_\text{edit} = 800$). The rule's pick is a starting point: its thresholds are Asyrp's, its
-# distance is the kit's stand-in, so the sweep, not the rule, says where this editor works. The
-# $t_\text{boost}$ threshold does not carry over to the kit's stand-in distance; boosting is not
-# tested here.
+# ($t_\text{edit} = 800$). The rule's thresholds are Asyrp's but its distance is the kit's stand-in,
+# so the sweep, not the rule, says where this editor works; boosting is not tested here.
 #
 # ## 5. The paper says, the toy shows, why they may differ
 #
@@ -192,9 +184,8 @@ print("rule (probe features for LPIPS): t_edit =", iv.t_edit_rule[0], ", t_boost
 # frozen pretrained diffusion models", h-space, with four properties (lecture 04), and a design of the
 # generative process by "editing strength of an interval and quality deficiency at a timestep", on
 # DDPM++, iDDPM and ADM models of CelebA-HQ, AFHQ-dog, LSUN-church, LSUN-bedroom and METFACES.
-# Figure 1(a-c) sets the existing approaches (image guidance, classifier guidance, fine-tuning)
-# beside Asyrp's own method, which Figure 1(d) illustrates. The introduction stresses that h-space is
-# not the intermediate $x_t$. The paper proves that shifting $\epsilon$ in both $P_t$ and $D_t$ leaves
+# Figure 1(a-c) sets existing approaches (image guidance, classifier guidance, fine-tuning) beside
+# Asyrp, Figure 1(d). h-space is not the intermediate $x_t$. The paper proves that shifting $\epsilon$ in both $P_t$ and $D_t$ leaves
 # $x_{t-1}$ nearly unchanged, the cancellation of section 3 here, and sets $t_\text{edit}$ and
 # $t_\text{boost}$ by LPIPS thresholds, 0.33 and 1.2 in the official code's README
 # (github.com/kwonminki/Asyrp_official).
@@ -207,10 +198,9 @@ print("rule (probe features for LPIPS): t_edit =", iv.t_edit_rule[0], ", t_boost
 # | when to edit | LPIPS rule for $t_\text{edit}$, $t_\text{boost}$ | the probe stands in for LPIPS |
 #
 # **Why they may differ.** h is 16 times smaller; the faces are 32 px, so a mouth is a few pixels;
-# smile is linearly decodable from h only at $R^2$ 0.28 ($t = 200$, 2,000 renders); the kit's
-# attributes are drawn independently, so no attribute rides on another as in photographs; every
-# reading comes from the kit's probe, which is the instrument, not the truth; and the kit samples
-# with 10 DDIM steps, where the symmetric step keeps more than with many steps.
+# smile is decodable from h only at $R^2$ 0.28 ($t = 200$, 2,000 renders); the kit's attributes are
+# independent, unlike in photographs; every reading comes from the kit's probe, the instrument, not
+# the truth; and with 10 DDIM steps the symmetric step keeps more than with many.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
@@ -267,11 +257,10 @@ ex.check_glasses_t_edit(model, x_T_ex, t_stop, editor=glasses_dh, probe=probe)
 #
 # - h is the U-Net's middle-block output, read and shifted by a hook on `unet.mid_block`; the skip
 #   connections keep their values.
-# - h knows more than $x_t$ about every attribute at $t = 200$, most about hair length, face size
+# - At $t = 200$ h knows more than $x_t$ about every attribute, most about hair length, face size
 #   and eye size; a linear read-out needs about a thousand faces to show it.
 # - Asyrp's step edits $P_t$ only; in both terms the edit partly cancels (0.42 of the change
 #   survives at 10 steps), completely in the limit of small steps.
-# - Edits act from $t_\text{edit}$ up; an editor's own sweep says where it works better than a rule
-#   with borrowed thresholds.
+# - Edits act from $t_\text{edit}$ up; an editor's own sweep beats a rule with borrowed thresholds.
 # - The untrained directions (mean difference, paired) are measured in the lab and taught in
 #   lecture 05.

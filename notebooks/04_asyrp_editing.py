@@ -19,11 +19,10 @@
 # ## Key idea
 #
 # Lecture 03 found h, the U-Net's bottleneck, and the asymmetric step that edits through it. Asyrp
-# does not search h for directions: it **learns** the shift $\Delta h_t$ with a loss on the edited
-# image. The paper then names four properties of h-space (homogeneity, linearity, robustness,
-# consistency across timesteps). This lecture measures all four on the kit's learned editors, on
-# 256 held-out faces, and sets each beside what the paper shows. The tests, intervals, per-face
-# tables and the untrained directions are in the [lab](labs/04_asyrp_editing_lab.ipynb).
+# **learns** the shift $\Delta h_t$ with a loss on the edited image, and names four properties of
+# h-space (homogeneity, linearity, robustness, consistency across timesteps). This lecture measures
+# all four on the kit's learned editors on 256 held-out faces, beside what the paper shows. Tests,
+# intervals and per-face tables are in the [lab](labs/04_asyrp_editing_lab.ipynb).
 
 # %%
 import matplotlib.pyplot as plt
@@ -52,37 +51,35 @@ def rows(prop):
 # ## 1. What the paper claims and shows
 #
 # Kwon, Jeong and Uh, "Diffusion Models already have a Semantic Latent Space" (arXiv 2210.10960,
-# ICLR 2023) edit frozen pretrained models (DDPM++, iDDPM, ADM; CelebA-HQ, AFHQ-dog, LSUN-church,
-# LSUN-bedroom, METFACES, at 256 px, where h is $512 \times 8 \times 8$) with
+# ICLR 2023) edit frozen pretrained models (DDPM++, iDDPM, ADM on CelebA-HQ, AFHQ-dog, LSUN and
+# METFACES at 256 px, where h is $512 \times 8 \times 8$) with
 #
 # $$x_{t-1} = \sqrt{a_{t-1}}\;P_t\big(\epsilon_\theta(x_t \mid h_t + \Delta h_t)\big)
 #   + D_t\big(\epsilon_\theta(x_t \mid h_t)\big), \qquad t \ge t_\text{edit},$$
 #
 # where $\Delta h_t = f_t(h_t)$ comes from a small network (1x1 convolutions and the timestep
 # embedding), trained with CLIP's directional loss on $P_t$ and an L1 term that keeps $P_t$ close to
-# the unedited one. The authors' code (github.com/kwonminki/Asyrp_official) picks $t_\text{edit}$
-# where the LPIPS distance between $x$ and $P_t$ reaches 0.33 (`--lpips_edit_th 0.33`) and the
-# start of its quality boost where it reaches 1.2 (`--lpips_addnoise_th 1.2`), or takes
-# user-defined steps (500 and 200 in its README); the kit edits at its own $t \ge 200$. The
-# abstract names four properties; the paper shows each with figures of edited faces and scenes:
+# the unedited one. The authors' code picks $t_\text{edit}$ where the LPIPS distance between $x$
+# and $P_t$ reaches 0.33 (`--lpips_edit_th`), or takes user-defined steps; the kit edits at
+# $t \ge 200$. The paper shows four properties with figures of edited images:
 #
 # - **homogeneity**: one fixed $\Delta h$ gives the same kind of change on every image;
 # - **linearity**: scaling $\Delta h$ scales the change, and several $\Delta h$ add;
-# - **robustness**: a random perturbation of h leaves a realistic image (the paper sets it beside
-#   a perturbation of $\epsilon$);
+# - **robustness**: a random perturbation of h leaves a realistic image (compared with perturbing
+#   $\epsilon$);
 # - **consistency across timesteps**: one $\Delta h^\text{global}$, $f$'s outputs averaged over
 #   samples and steps, edits almost as the per-step $f_t$ does.
 #
-# The numbers below are the kit's: a face **moved the right way** when the probe reads it 0.1
-# (5 % of the range) closer to the goal; the targets right way $\ge 0.9$, $R^2 \ge 0.9$ and
-# additivity error $\le 0.2$ are the kit's operationalisations, not the paper's.
+# A face **moved the right way** when the probe reads it 0.1 (5 % of the range) closer to the
+# goal; the targets right way $\ge 0.9$, $R^2 \ge 0.9$ and additivity error $\le 0.2$ are the
+# kit's, not the paper's.
 #
 # ## 2. The kit's editors
 #
 # The kit trains the same $f_t$ (`ll.train_editor`) with the attribute probe in CLIP's place, and
-# a variant that learns one raw $\Delta h_t$ per step, the same for every face. Eight are shipped
-# (smile towards $\pm 1$, glasses on and off, each as $f$ and as raw $\Delta h$), trained on
-# 20-step trajectories and measured with 10; the methods' registry serves them as:
+# a variant that learns one raw $\Delta h_t$ per step, the same for every face. Eight ship (smile
+# towards $\pm 1$, glasses on and off, each as $f$ and raw $\Delta h$), trained on 20-step
+# trajectories, measured with 10:
 
 # %%
 for name in ("Asyrp f", "Asyrp dh"):
@@ -131,8 +128,8 @@ show_images(grid.flatten(0, 1), nrow=4, scale=1.0,
 # (for glasses: on the wrong side of 0.5); `right_way`: the fraction of them moved towards it;
 # `change`, `spread`: the target's mean change (signed towards the goal, smile units) over the
 # movable faces and its standard deviation; `worst_leak`: the largest mean $|\Delta|$ of another
-# attribute over all faces, as a fraction of its range. The signed columns `d_<attribute>` used
-# below are mean $\Delta$ over all faces as a fraction of the range, so `change` is about twice
+# attribute over all faces, as a fraction of its range. The signed columns `d_<attribute>` are
+# mean $\Delta$ over all faces as a fraction of the range, so `change` is about twice
 # `d_smile` (smile's range is 2).
 
 # %% tags=["nbval-check-output"]
@@ -148,16 +145,13 @@ ax.set(xlim=(0, 1), xlabel="fraction of movable faces moved the right way (N = 2
 ax.legend(loc="lower left", fontsize=7);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **A positive finding: the learned editors are homogeneous.** The smile $f$ moves 228 of 248
-# movable held-out faces towards a smile, the glasses $f$ puts glasses on 120 of 126: about 0.9
-# (0.92 and 0.95; the lab cannot tell either from 0.9). But $f$ adapts its $\Delta h$ to each face;
-# the paper's homogeneity is about one fixed $\Delta h$. That is the raw $\Delta h$ editor,
-# the same shift for every face: for smile it moves 237 of 248 faces the right way (0.96), by
-# +0.57 (the raw glasses $\Delta h$ is not in the run). Homogeneity holds for a fixed $\Delta h$
-# too.
-# Homogeneous is not uniform: the smile change averages +0.52 with a spread of 0.42. The largest
-# side effect is eye size: mean $|\Delta|$ 0.14 to 0.16 of its range, while its signed mean is only
-# $-0.06$ (faces' eyes move both ways).
+# **The learned editors are homogeneous.** The smile $f$ moves 228 of 248 movable held-out faces
+# towards a smile, the glasses $f$ puts glasses on 120 of 126 (0.92 and 0.95; the lab cannot tell
+# either from 0.9). But $f$ adapts its $\Delta h$ to each face; the paper's homogeneity is about
+# one fixed $\Delta h$, the raw $\Delta h$ editor: for smile it moves 237 of 248 faces the right
+# way (0.96), by +0.57. Homogeneous is not uniform: the smile change averages +0.52 with a spread
+# of 0.42. The largest side effect is eye size: mean $|\Delta|$ 0.14 to 0.16 of its range, signed
+# mean only $-0.06$ (eyes move both ways).
 #
 # ## 4. Linearity
 #
@@ -187,12 +181,12 @@ ax.legend(fontsize=7);
 # raises it by 0.24 (ratio $-0.79$), $c = 2$ by 0.39 (a smile saturates at +1); a line through the
 # four points fits at $R^2$ 0.99. The rest of the face does not follow: at $c = -1$ eye size falls
 # by 0.25, face size grows by 0.30, glasses fade by 0.18 and the on-manifold error rises from 1.81
-# to 2.48; at $c = 2$ it reaches 3.24. So $-f_t(h)$ is not "less smile" but a different edit (the
-# lab gives intervals and every attribute's mean $|\Delta|$). The editor learned one strength.
+# to 2.48; at $c = 2$ it reaches 3.24. So $-f_t(h)$ is not "less smile" but a different edit. The
+# editor learned one strength.
 #
-# Additivity, the second half of linearity: both editors together against each alone. The kit's
-# error $\|D_{ab} - (D_a + D_b)\| / \|D_a + D_b\|$ over every face and all eleven attributes is
-# stricter than the paper's claim that both attributes appear:
+# Additivity: both editors together against each alone. The kit's error
+# $\|D_{ab} - (D_a + D_b)\| / \|D_a + D_b\|$ over every face and all eleven attributes is stricter
+# than the paper's claim that both appear:
 
 # %% tags=["nbval-check-output"]
 add = rows("additivity").iloc[0]
@@ -222,9 +216,9 @@ print(f"unedited: manifold {rob.manifold_before.iloc[0]:.3f}")
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Random shifts as large as the editor's keep the samples faces: their on-manifold error (1.65) is
 # no higher than the unedited samples' (1.81), while they change the pixels almost as much (0.106
-# against 0.131) and move eye size by 0.14 of its range. The paper's comparison is with
-# perturbations of $\epsilon$; the kit has no such baseline, so this shows h tolerates these
-# pushes, not that it tolerates them better than another space.
+# against 0.131) and move eye size by 0.14 of its range. The paper compares with perturbations of
+# $\epsilon$; the kit has no such baseline, so h tolerates these pushes, not necessarily better
+# than another space.
 #
 # ## 6. Consistency across timesteps
 #
@@ -246,9 +240,8 @@ plot_right_way(list(sel), [r.right_way for r in sel.values()], [r.n_movable for 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One $\Delta h$ for every face and step keeps most of the edit: 205 of 248 faces moved the right
-# way (0.83, below the kit's 0.9 and below $f$'s 0.92; on 128 of the faces, 15 moved under $f$
-# only and none under the global $\Delta h$ only: the lab's tests), by +0.34 against +0.52,
-# with smaller side effects (worst leak 0.11 against 0.14). Consistency holds in part: the global
+# way (0.83, below the kit's 0.9 and $f$'s 0.92), by +0.34 against +0.52, with smaller side
+# effects (worst leak 0.11 against 0.14). Consistency holds in part: the global
 # $\Delta h$ edits, but less often and less than $f$.
 #
 # ## 7. The paper says / the toy shows / why they may differ
@@ -283,5 +276,5 @@ plot_right_way(list(sel), [r.right_way for r in sel.values()], [r.n_movable for 
 #   of $f$'s change.
 # - The targets 0.9, 0.9 and 0.2 are the kit's; the paper's evidence is images.
 #
-# The exercises (scaling and adding editors; whether $f$ depends on the face) are in the
+# Exercises (scaling and adding editors; whether $f$ depends on the face): the
 # [lab](labs/04_asyrp_editing_lab.ipynb).

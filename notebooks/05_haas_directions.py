@@ -19,19 +19,18 @@
 # ## Key idea
 #
 # Asyrp (lectures 03-04) *trains* an editor. Haas et al. find directions in h **without training**:
-# the principal components of h over many samples, the top singular vectors of
+# principal components of h over many samples, top singular vectors of
 # $J = \partial\epsilon_\theta/\partial h$ at one sample, and the mean h of the faces a classifier
 # scores highest minus the lowest. Each is added to h at every step, with the edited $\epsilon$ in
-# both terms of the DDIM step (the symmetric step). This lecture is the home of every untrained
-# h-space direction of the registry (`latentlab.methods.METHODS`): the mean difference, the paired
-# direction and Haas's three. What they find on the faces model:
+# both terms of the DDIM step (the symmetric step). Home of the registry's untrained h directions
+# (`latentlab.methods.METHODS`): mean difference, paired, Haas's three. On the faces model:
 #
-# - the PCA components are properties of the model late in the trajectory; early, only the first;
-# - the Jacobian's $v_1$ is shared by the faces early and mostly each face's own late;
-# - the paired direction adds glasses and Haas's supervised direction turns hair blond, better than
-#   random directions in both comparison runs; smile defeats every untrained direction.
+# - PCA components are the model's late in the trajectory; early, only the first;
+# - the Jacobian's $v_1$ is shared by the faces early, mostly each face's own late;
+# - the paired direction adds glasses and the supervised one turns hair blond, beating random
+#   directions in both comparison runs; no untrained direction edits smile.
 #
-# Tests, intervals and baselines are in the [lab](labs/05_haas_directions_lab.ipynb).
+# Tests, intervals, baselines: [lab](labs/05_haas_directions_lab.ipynb).
 
 # %%
 import matplotlib.pyplot as plt
@@ -55,33 +54,32 @@ shipped = run_table("05_haas_structure")
 # ## What the paper claims and shows
 #
 # Haas, Huberman-Spiegelglas, Mulayoff, Graßhof, Brandt and Michaeli, *Discovering Interpretable
-# Directions in the Semantic Latent Space of Diffusion Models*, arXiv 2303.11073, IEEE FG 2024. Their
-# model is `google/ddpm-ema-celebahq-256`, with h of 512 × 8 × 8 (supplementary Sec. A).
+# Directions in the Semantic Latent Space of Diffusion Models*, arXiv 2303.11073, IEEE FG 2024; model
+# `google/ddpm-ema-celebahq-256`, h of 512 × 8 × 8 (supplementary Sec. A).
 #
-# 1. **PCA** (Sec. IV-A): the principal components of h are edits such as pose, smile, gender and age
-#    (Fig. 3); random directions of the same norm change the face little, then degrade it (Fig. 4).
-# 2. **Jacobian** (Sec. IV-B, Alg. 1): the top right singular vectors of $\partial\epsilon/\partial h$
-#    at one image and one timestep give *image-specific* directions: found from a single image, with
-#    localised effects (eyes opening or closing, raised eyebrows, mouth; Fig. 5), applied at every
-#    timestep, and transferable to other samples with similar effects (Fig. 5, lower part). A mask
+# 1. **PCA** (Sec. IV-A): components of h edit pose, smile, gender, age (Fig. 3); random directions
+#    of the same norm change the face little, then degrade it (Fig. 4).
+# 2. **Jacobian** (Sec. IV-B, Alg. 1): top right singular vectors of $\partial\epsilon/\partial h$
+#    at one image and timestep give *image-specific*, localised directions (eyes, eyebrows, mouth;
+#    Fig. 5), applied at every timestep and transferable to other samples (Fig. 5, lower); a mask
 #    restricts them to a region (Fig. 6).
-# 3. **Supervised** (Sec. V-b, Eq. 11): the mean h of the samples an attribute classifier scores
-#    highest minus that of the lowest gives a direction per attribute (Fig. 7); projecting other
-#    attributes' directions out disentangles it (Eq. 12, Fig. 9).
+# 3. **Supervised** (Sec. V-b, Eq. 11): mean h of the samples a classifier scores highest minus the
+#    lowest, per attribute (Fig. 7); projecting out other attributes' directions disentangles it
+#    (Eq. 12, Fig. 9).
 #
-# Most of the evidence is edited faces (Figs. 1-9); Table I measures disentanglement with CLIP as
-# a zero-shot classifier (100 samples, 10 seeds). Figure 2 shows h's swap and vector-arithmetic
-# properties; supplementary Sec. B (Figs. 11-12) finds that Asyrp's asymmetric step amplifies an edit
-# and that rescaling gives similar edits without it.
+# Evidence: mostly edited faces (Figs. 1-9); Table I measures disentanglement with CLIP
+# zero-shot (100 samples, 10 seeds). Figure 2 shows h's swap and arithmetic properties; supplementary
+# Sec. B (Figs. 11-12): Asyrp's asymmetric step amplifies an edit, and rescaling gives similar edits
+# without it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Five untrained directions, one registry
 #
-# The registry holds each method's settings once; a `Workbench` fits them on 128 sampled
-# trajectories (PCA, mean difference, supervised), 64 render pairs (paired) or one reference face
-# (Jacobian). Below, four of them (the paired direction is in section 4) are brought to the same size
-# in h (the root-sum-square of the per-step norms) as $5\,\sigma_1(t)\,\mathrm{pc}_1(t)$, pushed
-# towards blond hair where they have a sign, and edited with their registry step.
+# A `Workbench` fits each registry method once on 128 sampled trajectories (PCA, mean difference,
+# supervised), 64 render pairs (paired) or one reference face (Jacobian). Four of them (paired: section
+# 4) are brought to one size in h (root-sum-square of per-step norms), that of
+# $5\,\sigma_1(t)\,\mathrm{pc}_1(t)$, pushed towards blond hair where they have a sign, and edited
+# with their registry step.
 
 # %%
 names = ["mean difference", "paired", "Haas PCA", "Haas Jacobian", "Haas supervised"]
@@ -110,20 +108,19 @@ for n, e in edits.items():
           f"{(probe(e)['hair_color'] - before).mean():+.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# At one size in h the directions move the pixels by very different amounts, from 0.05 (random) to
-# 0.20 ($\mathrm{pc}_1$): the decoder listens to some directions far more than to others. (The mean
-# difference is edited with Asyrp's asymmetric step: section 5.) Random directions of the same
-# norm barely change the face, as in the paper's Fig. 4. The two directions with a sign turn the
-# hair lighter (+0.12 and +0.29); $\mathrm{pc}_1$ and $v_1$ have no sign for hair colour.
+# At one size in h the pixels move from 0.05 (random) to 0.20 ($\mathrm{pc}_1$): the decoder
+# listens to some directions far more than others. (The mean difference uses Asyrp's asymmetric step:
+# section 5.) Random directions barely change the face, as in Fig. 4. The two signed directions
+# lighten the hair (+0.12, +0.29); $\mathrm{pc}_1$ and $v_1$ have no sign for hair colour.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. PCA: components the model owns, late in the trajectory
 #
-# `ll.pca_directions` fits a PCA of h at every timestep over the trajectories: unit components
-# $\mathrm{pc}_k(t)$ and standard deviations $\sigma_k(t)$; the edit adds
-# $c\,\sigma_k(t)\,\mathrm{pc}_k(t)$ at every step. Are the components the model's or the sample's?
-# The shipped run (`benchmarks/lecture_05_haas_structure.py`) fits the PCA on the even and on the odd
-# of 256 trajectories and compares the halves' components ($|\cos|$; chance is about 0.02).
+# `ll.pca_directions` fits a PCA of h at every timestep: unit components $\mathrm{pc}_k(t)$ and
+# standard deviations $\sigma_k(t)$; the edit adds $c\,\sigma_k(t)\,\mathrm{pc}_k(t)$ at every step.
+# Are the components the model's or the sample's? The shipped run
+# (`benchmarks/lecture_05_haas_structure.py`) fits the PCA on the even and the odd of 256
+# trajectories and compares the halves' components ($|\cos|$; chance about 0.02).
 
 # %%
 pcs = ll.pca_directions(model, None, S, k=5, trajectory=wb.trajectories()[0], progress=False)
@@ -143,20 +140,18 @@ print(f"sigma_1(t) on the 128 trajectories: {pcs.sigma[0, 0]:.1f} at t = 900, "
       f"{pcs.sigma[-1, 0]:.1f} at t = 0")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# At $t = 0$ the two halves of 128 find the same five components ($|\cos|$ 0.57-0.92, against
-# 0.02 by chance): the late components are the model's. From $t = 900$ to 700 they agree on the first
-# (0.68-0.87) and on little else (0.01-0.33): early, the spread of h is small ($\sigma_1$ grows
-# four-fold towards $t = 0$) and its later components are not pinned down by 128 samples. In the
-# middle ($t$ = 600-300) the agreement is mixed (0.17-0.92).
+# At $t = 0$ the halves find the same five components ($|\cos|$ 0.57-0.92, chance 0.02): the late
+# components are the model's. From $t = 900$ to 700 they agree on the first (0.68-0.87) and little else
+# (0.01-0.33): early h's spread is small ($\sigma_1$ grows four-fold towards $t = 0$) and 128
+# samples do not pin down the later components. At $t$ = 600-300 agreement is mixed (0.17-0.92).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Jacobian: found on one face, shared early
 #
 # `ll.eps_jacobian` takes the top singular vectors $v_i$ of $\partial\epsilon/\partial h$ at one
-# face's $x_t$; Haas's edit adds $c\,s_i(t)\,v_i$ at every step. "Image-specific" in the paper
-# means found from one image; Fig. 5 transfers such directions to other faces. Would each face have
-# found the same one? The shipped run takes $v_1$ of 256 faces at $t = 700$ and $t = 400$ and the
-# $|\cos|$ between every pair. Three of those faces live, checked against the shipped row:
+# face's $x_t$; the edit adds $c\,s_i(t)\,v_i$ at every step. "Image-specific" means found from one
+# image; Fig. 5 transfers such directions. Would each face find the same one? The shipped run takes
+# $v_1$ of 256 faces at $t = 700$ and 400 and the $|\cos|$ of every pair; three faces live, checked:
 
 # %%
 jac = METHODS["Haas Jacobian"].settings
@@ -186,21 +181,19 @@ ax.set(yticks=range(len(big)), yticklabels=labels, xlabel="|cos| between two fac
 fig.tight_layout();
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# At $t = 700$ the faces' $v_1$ point largely the same way (median $|\cos|$ 0.66 over the 32,640
-# pairs of 256 faces; 90 % above 0.33, while no pair of random directions reaches 0.10): a
-# direction found on one face is nearly the one any other face would give, which agrees with the
+# At $t = 700$ the faces' $v_1$ largely agree (median $|\cos|$ 0.66 over 32,640 pairs; 90 % above
+# 0.33, while no random pair reaches 0.10): one face's direction is nearly any other's, as in the
 # paper's transfer (Fig. 5). At $t = 400$ the median falls to 0.12 and a tenth of the pairs are at
-# chance (0.02): there each face finds mostly its own. The registry's looser SVD tolerance leaves
-# $v_1$ unchanged to four decimals on 16 faces, and $v_3$ within 0.008.
+# chance (0.02): each face finds mostly its own. The registry's looser SVD tolerance leaves $v_1$
+# unchanged to four decimals on 16 faces, $v_3$ within 0.008.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Supervised, mean difference and paired: which attributes they edit
 #
-# The method comparison's shipped runs (lecture 10; two seeds, 64 held-out faces each, 20 DDIM
-# steps) choose each method's candidate and strength on 16 calibration faces at an RMS pixel change
-# of 0.15, then count the held-out faces that moved the right way (k) of those that could move
-# (`n_movable`: not already at the goal end). Each method is set against a random baseline with as
-# many candidates. Rebuild: `benchmarks/compare_methods.py` (lecture 10).
+# The method comparison's shipped runs (lecture 10; two seeds, 64 held-out faces, 20 DDIM steps)
+# choose each method's candidate and strength on 16 calibration faces at RMS pixel change 0.15, then
+# count held-out faces moved the right way (k) of those movable (`n_movable`: not already at the goal
+# end), against a random baseline with as many candidates. Rebuild: `benchmarks/compare_methods.py`.
 
 # %% tags=["nbval-check-output"]
 import pandas as pd
@@ -224,18 +217,17 @@ ax.set(xlabel="right way, share of movable faces (mean of 2 runs)", ylabel="")
 ax.figure.tight_layout();
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Two findings hold in both runs: the **paired** direction adds glasses (19/27 and 22/33 faces,
-# against 2/27 and 2/33 for its random baseline), and **Haas's supervised** direction turns hair
-# blond (59/60 and 58/61, against 27/60 and 39/61), with the mean difference and the paired
-# direction close behind. For glasses the supervised direction (10-12 faces against 2) falls short
-# of the lab's corrected threshold in both runs. No untrained direction moves smile reliably: the
+# In both runs the **paired** direction adds glasses (19/27 and 22/33, random 2/27 and 2/33) and
+# **Haas's supervised** direction turns hair blond (59/60 and 58/61, random 27/60 and 39/61), the
+# mean difference and paired close behind. For glasses the supervised direction (10-12 against 2)
+# misses the lab's corrected threshold in both runs. No untrained direction moves smile reliably: the
 # Jacobian's 38/58 in one run is 7/63 in the other.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The symmetric step against the asymmetric one
 #
-# The supervised hair-colour direction of section 1, with the edited $\epsilon$ in $P_t$ only
-# (Asyrp's step) instead of both terms (Haas's):
+# Section 1's supervised hair direction, with the edited $\epsilon$ in $P_t$ only (Asyrp) instead of
+# both terms (Haas):
 
 # %% tags=["nbval-check-output"]
 sup = cands["Haas supervised"]
@@ -251,40 +243,36 @@ show_rows({"unedited": base, "symmetric": edits["Haas supervised"], "asymmetric"
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The asymmetric step moves the pixels more for the same $\Delta h$. With
 # $x_{t-1} = \sqrt{\alpha_{t-1}}\,P_t(\epsilon) + D_t(\epsilon)$, a change of $\epsilon$ enters $P_t$ with
-# weight $-\sqrt{\alpha_{t-1}(1-\alpha_t)/\alpha_t}$ and $D_t$ with $+\sqrt{1-\alpha_{t-1}}$: in the
-# symmetric step the two partly cancel. This agrees with the paper's supplementary Sec. B: Asyrp's
-# step amplifies an edit.
+# weight $-\sqrt{\alpha_{t-1}(1-\alpha_t)/\alpha_t}$ and $D_t$ with $+\sqrt{1-\alpha_{t-1}}$; the
+# symmetric step lets them partly cancel. This agrees with supplementary Sec. B.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The paper says / the toy shows / why they may differ
 #
 # | | the paper says | the toy shows |
 # |---|---|---|
-# | PCA | semantic edits (Fig. 3) | components reproduced across halves late, only the first early |
-# | random | same norm: minor change (Fig. 4) | same norm: a quarter of $\mathrm{pc}_1$'s pixel change |
-# | Jacobian | found on one image, transferable (Fig. 5) | $v_1$ shared at $t = 700$ (agrees); own at $t = 400$ |
-# | supervised | per attribute (Fig. 7) | hair colour yes; glasses short of the corrected threshold; smile no |
-# | projection | disentangles (Fig. 9, Table I) | not tested separately |
-# | Asyrp's step | amplifies (Supp. Sec. B) | larger pixel change (agrees) |
+# | PCA | semantic edits (Fig. 3) | halves agree late, only on $\mathrm{pc}_1$ early |
+# | random | minor change (Fig. 4) | a quarter of $\mathrm{pc}_1$'s pixel change |
+# | Jacobian | transferable (Fig. 5) | $v_1$ shared at $t = 700$; own at 400 |
+# | supervised | per attribute (Fig. 7) | hair yes; glasses short; smile no |
+# | projection | disentangles (Fig. 9, Table I) | not tested |
+# | Asyrp's step | amplifies (Supp. Sec. B) | larger pixel change |
 #
-# Why they may differ, with the kit's own numbers:
+# Why they may differ:
 #
-# - **h is small**: 128 × 4 × 4 = 2,048 numbers here against 512 × 8 × 8 = 32,768 in the papers'
-#   256 px models; a 4 × 4 grid cannot hold a localised edit of the eyes apart from the mouth, so
-#   "image-specific" here means specific to the face, not to a region.
-# - **32 px faces**: a smile is a few pixels of mouth, and it is linearly decodable from h at
-#   $R^2$ 0.28 only at $t = 200$ (lecture 03): a direction found by averaging h cannot carry what h
-#   does not hold linearly.
-# - **attributes are drawn independently** in the faces world, so no correlation between attributes
-#   (age with glasses, say) shapes a principal component the way CelebA-HQ's would.
-# - **the probe is the instrument**: the toy's counts are a probe's readings, trained on renders;
-#   the paper's Table I reads CLIP zero-shot scores, its figures what people see. Each instrument
-#   may miss what the others register. The kit's targets (right way, thresholds) are its own.
+# - **h is small**: 128 × 4 × 4 = 2,048 numbers against 512 × 8 × 8 = 32,768 in the paper; a 4 × 4
+#   grid cannot separate eyes from mouth, so "image-specific" here means the face, not a region.
+# - **32 px faces**: smile is linearly decodable from h only at $R^2$ 0.28 at $t = 200$ (lecture 03);
+#   an averaged h direction cannot carry what h does not hold linearly.
+# - **independent attributes**: no correlation (age with glasses, say) shapes a component as
+#   CelebA-HQ's would.
+# - **the instrument**: the toy counts a probe's readings; the paper's Table I reads CLIP scores, its
+#   figures what people see. The kit's targets (right way, thresholds) are its own.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# Fill in each cell marked `# YOUR CODE HERE`, then run the check below it. Worked solutions:
+# Fill in each `# YOUR CODE HERE` cell, then run its check. Worked solutions:
 # `solutions/05_haas_directions_solutions.ipynb`.
 
 # %%
@@ -296,9 +284,9 @@ h_ex = ll.h_of(model, ll.q_sample(model, faces_ex, 500, generator=torch.Generato
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: the first principal direction, by hand
 #
-# `h_ex` holds h at $t = 500$ for 64 noised renders. Without `ll.pca_directions`: centre the samples,
-# take the SVD of the centred $64 \times 2048$ matrix, and give `pc1`, the top principal direction in
-# one h's shape (unit norm), and `explained`, its share of the variance, $\sigma_1^2 / \sum_k \sigma_k^2$.
+# `h_ex` holds h at $t = 500$ for 64 noised renders. Without `ll.pca_directions`: centre, take the
+# SVD of the $64 \times 2048$ matrix, and give `pc1`, the top principal direction in h's shape (unit
+# norm), and `explained`, $\sigma_1^2 / \sum_k \sigma_k^2$.
 
 # %%
 # YOUR CODE HERE: pc1 (one h's shape, unit norm) and explained (a number in [0, 1])
@@ -311,9 +299,9 @@ ex.check_pca_direction(h_ex, pc1, explained)
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: a supervised direction for hair colour
 #
-# Haas et al.'s supervised direction is the mean h of the highest-scored samples minus that of the
-# lowest (Eq. 11); the kit takes 10 % at each end (the registry's `top`). Use the renderer's ground
-# truth, `truth_ex["hair_color"]`, as the score (6 faces at each end) and compute `d_hair`.
+# Haas's supervised direction is the mean h of the highest-scored samples minus the lowest (Eq. 11);
+# the kit takes 10 % at each end (registry `top`). Score with `truth_ex["hair_color"]` (6 faces at each
+# end) and compute `d_hair`.
 
 # %%
 # YOUR CODE HERE: d_hair, one h's shape
@@ -325,11 +313,10 @@ ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember
 #
-# - Haas et al. find directions in h without training: principal components, Jacobian singular
-#   vectors, and classifier-supervised mean differences, each added at every step in the symmetric
-#   step.
+# - Haas et al.'s untrained directions in h: principal components, Jacobian singular vectors,
+#   supervised mean differences, added at every step (symmetric step).
 # - On the faces model the PCA components are the model's late in the trajectory.
 # - A Jacobian direction found on one face early is nearly every face's: the paper's transfer.
-# - The paired direction adds glasses and the supervised, paired and mean-difference directions
-#   turn hair blond far better than random directions; nothing untrained edits smile.
+# - The paired direction adds glasses; supervised, paired and mean difference turn hair blond far
+#   better than random; nothing untrained edits smile.
 # - The [lab](labs/05_haas_directions_lab.ipynb) carries the tests, intervals and baselines.
