@@ -379,7 +379,7 @@ def _per_sample(r, attr: str, goal: float) -> dict:
 class _Checkpoint:
     """Each finished row of a comparison in a folder, keyed by everything the row depends on (the faces,
     the goals, the budget, the workbench's grid and seed, the model's, the probe's and the judge's
-    weights, the registry's settings)."""
+    weights, and the row's own method's registry settings)."""
 
     def __init__(self, folder, xc, xt, goals, budget, wb, probe, judge):
         self.folder = Path(folder)
@@ -388,12 +388,15 @@ class _Checkpoint:
                               for t in m.state_dict().values()]
         for t in tensors:
             h.update(t.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-        h.update(json.dumps([sorted(goals.items()), budget, wb.steps, wb.seed, judge is not None,
-                             repr(METHODS)]).encode())
+        h.update(json.dumps([sorted(goals.items()), budget, wb.steps, wb.seed, judge is not None]).encode())
         self.key = h.hexdigest()[:16]
 
     def _file(self, attr: str, name: str) -> Path:
-        return self.folder / f"{self.key}-{attr}-{re.sub(r'[^A-Za-z0-9]+', '_', name)}.json"
+        # A row depends on its own method's settings only, so adding a method to the registry keeps the
+        # finished rows of the others.
+        entry = METHODS["random"] if name.startswith("random (") else METHODS.get(name, name)
+        settings = hashlib.sha1(repr(entry).encode()).hexdigest()[:8]
+        return self.folder / f"{self.key}-{attr}-{re.sub(r'[^A-Za-z0-9]+', '_', name)}-{settings}.json"
 
     def load(self, attr: str, name: str):
         import pandas as pd
