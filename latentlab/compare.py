@@ -445,16 +445,19 @@ def read_by_judge(samples):
     return samples.assign(**{c: samples[f"judge_{c}"] for c in cols}).drop(columns=[f"judge_{c}" for c in cols])
 
 
-def shipped_results(seed: int = 0):
+def shipped_results(seed: int = 0, methods: Sequence[str] | None = None):
     """The shipped run of `benchmarks/compare_methods.py` with `--seed seed`: `(table, samples)`.
 
     `table` is `compare_methods`'s table (one row per attribute and method), `samples` its per-sample
     measurements (`samples=True`). Runs with seeds 0 and 1 are shipped (the command that rebuilds
-    them is in the benchmark's docstring and in `data/compare/README.md`).
+    them is in the benchmark's docstring and in `data/compare/README.md`). `methods` keeps those
+    methods' rows and the random rows they are matched with (default: every row).
 
     >>> table, samples = shipped_results(0)
     >>> sorted(table.attr.unique())
     ['glasses', 'hair_color', 'smile']
+    >>> sorted(shipped_results(0, methods=["paired"])[0].method.unique())
+    ['paired', 'random (1)']
     """
     import pandas as pd
 
@@ -467,4 +470,17 @@ def shipped_results(seed: int = 0):
     table = pd.read_csv(files[0])
     if "baseline" in table:  # the random rows' empty baseline reads back as NaN
         table["baseline"] = table["baseline"].fillna("")
-    return table, pd.read_csv(files[1])
+    samples = pd.read_csv(files[1])
+    if methods is None:
+        return table, samples
+    unknown = sorted(set(methods) - set(table.method))
+    if unknown:
+        raise ValueError(f"methods must be methods of the shipped run, got {unknown}; it has "
+                         f"{', '.join(sorted(set(table.method)))}")
+    mine = table.method.isin(list(methods))
+    # a random row is kept for the attributes where a kept method is matched with it
+    matched = set(zip(table.attr[mine], table.baseline[mine]))
+    keep = mine | pd.Series([(a, m) in matched for a, m in zip(table.attr, table.method)], index=table.index)
+    table = table[keep].reset_index(drop=True)
+    samples = samples[samples.set_index(["attr", "method"]).index.isin(list(zip(table.attr, table.method)))]
+    return table, samples.reset_index(drop=True)

@@ -213,3 +213,18 @@ def test_bad_input():
         compare_methods(Workbench(model, probe=probe, steps=2), {ATTR: 1.0}, x_calib, x_test, steps=3, progress=False)
     with pytest.raises(ValueError, match="n must be a positive number"):
         matched_baseline(0)
+
+
+def test_shipped_results_keeps_the_chosen_methods_and_their_matched_random_rows():
+    import pandas as pd
+
+    from latentlab.compare import SHIPPED_RESULTS, shipped_results
+
+    raw = pd.read_csv(SHIPPED_RESULTS / "table_seed0.csv").fillna("")
+    table, samples = shipped_results(0, methods=["paired", "Haas PCA"])
+    want = raw[raw.method.isin(["paired", "Haas PCA"])]
+    expected = set(zip(want.attr, want.method)) | set(zip(want.attr, want.baseline))
+    assert set(zip(table.attr, table.method)) == expected
+    assert set(zip(samples.attr, samples.method)) == expected
+    with pytest.raises(ValueError, match="methods must be methods of the shipped run"):
+        shipped_results(0, methods=["no such method"])
