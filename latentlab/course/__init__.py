@@ -2,7 +2,7 @@
 
 - `exercises`: the checks of the exercises at the end of notebooks 01-10 (`ex01` ... `ex10`).
 - `plot`: the figures the notebooks show (image grids, the U-Net's layout, the method comparison).
-- `figures`: the course's key pictures at slide resolution, `python -m latentlab.course.figures OUT_DIR`.
+- `figures`: every lecture's hero figures at slide resolution, `python -m latentlab.course.figures OUT_DIR`.
 - `widget`: the interactive editor of notebook 08.
 
 Nothing here is imported by `latentlab` itself, and nothing in `latentlab` imports from here

@@ -33,7 +33,7 @@ from latentlab.metrics import in_range_units, selectivity
 from latentlab.model import Model, check_x
 
 __all__ = ["pairwise_abs_cos", "agreement_summary", "jacobian_v1", "sharing_row", "split_half_cosines",
-           "split_half_rows", "what_moves"]
+           "split_half_rows", "what_moves", "show_split_halves", "SHARING", "show_sharing"]
 
 
 def pairwise_abs_cos(V: Tensor) -> Tensor:
@@ -164,3 +164,57 @@ def what_moves(delta: dict[str, Tensor]) -> dict[str, Any]:
     return {"top": names[top], "mean_abs": float(mean_abs[top]), "change": float(units[:, top].mean()),
             "selectivity": float(selectivity(mean_abs)), "same_top": int((units.abs().argmax(1) == top).sum()),
             "same_sign": int(with_sign.sum()), "with_sign": with_sign, "n": len(units)}
+
+
+SHARING = ("jacobian v_1 across faces", "random directions")  # the shipped run's measures of `show_sharing`
+
+
+def show_split_halves(table, *, n_faces: int, k: int = 5, dim: int = 2048):
+    """PCA across split halves (Haas et al. 2024, Sec. 3): |cos| between the two halves' pc_1..pc_k over t,
+    from the rows of `table` whose `measure` is "pca split halves" (columns `t`, `pc_1`, ...), against the
+    chance level 1 / sqrt(dim) of h's dim numbers (2048: the bundled model's 128 x 4 x 4); `n_faces` the
+    trajectories of both halves together.
+
+    >>> import matplotlib.pyplot as plt, pandas as pd
+    >>> t = pd.DataFrame({"measure": ["pca split halves"] * 2, "t": [900, 0], "pc_1": [0.1, 0.9], "pc_2": [0.1, 0.5]})
+    >>> fig = show_split_halves(t, n_faces=8, k=2); len(fig.axes[0].lines)
+    3
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    half = table[table["measure"] == "pca split halves"]
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    for i in range(1, k + 1):
+        ax.plot(half["t"], half[f"pc_{i}"], "o-", ms=3, label=f"pc_{i}")
+    ax.axhline(dim ** -0.5, color="grey", ls=":", label="chance")
+    ax.set(xlabel="t", ylabel="|cos| between halves", title=f"PCA of h, two halves of {n_faces}")
+    ax.invert_xaxis()
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def show_sharing(table, *, n_faces: int):
+    """Jacobian v_1 across faces (Haas et al. 2024, Sec. 4): |cos| between two faces' v_1 at each t (10 %,
+    median, 90 % over pairs, `sharing_row`'s columns `q10`, `median`, `q90`) beside random directions',
+    from the rows of `table` over `n_faces` faces whose `measure` is one of `SHARING`.
+
+    >>> import matplotlib.pyplot as plt, pandas as pd
+    >>> t = pd.DataFrame({"measure": list(SHARING), "t": [700, 700], "n_faces": [8, 8], "q10": [0.5, 0.0],
+    ...                   "median": [0.7, 0.02], "q90": [0.9, 0.05]})
+    >>> fig = show_sharing(t, n_faces=8); [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    ['v_1, t = 700', 'random']
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    big = table[table["measure"].isin(SHARING) & (table["n_faces"] == n_faces)]
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    labels = [f"v_1, t = {t}" if m != "random directions" else "random" for m, t in zip(big["measure"], big["t"])]
+    ax.errorbar(big["median"], range(len(big)), xerr=[big["median"] - big["q10"], big["q90"] - big["median"]],
+                fmt="o", capsize=3)
+    ax.set(yticks=range(len(big)), yticklabels=labels, xlabel="|cos| between two faces (10 %, median, 90 %)",
+           title=f"{n_faces} faces")
+    fig.tight_layout()
+    return fig

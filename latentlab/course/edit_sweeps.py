@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 from latentlab.faces import ATTRIBUTES
 from latentlab.session import Edit, EditSession, Face
 
-__all__ = ["sweep_rows", "sweep_changes", "unit_size_rows", "unit_size_summary", "save_images", "load_images"]
+__all__ = ["sweep_rows", "sweep_changes", "unit_size_rows", "unit_size_summary", "save_images", "load_images",
+           "show_sweep", "show_unit_sizes"]
 
 
 def _check_session(session: Any) -> EditSession:
@@ -161,3 +162,45 @@ def load_images(path: str | Path) -> Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"no image file {path}; rebuild it with the benchmark named in its run's command")
     return load_file(str(path))["images"]
+
+
+def show_sweep(rows: Sequence[Mapping[str, Any]], images: Tensor, scale: float = 0.8):
+    """One face swept over strengths, a row per method: the images of the rows of a sweep (`sweep_rows`,
+    aligned with `images`, `(N, C, H, W)`) with `random < 0`, the methods' own directions; returns the figure.
+
+    >>> import matplotlib.pyplot as plt
+    >>> rows = [{"method": m, "c": c, "random": r} for m in ("a", "b") for r in (-1, 0) for c in (0.0, 1.0)]
+    >>> fig = show_sweep(rows, torch.zeros(8, 3, 4, 4)); len(fig.axes)
+    4
+    >>> plt.close(fig)
+    """
+    from latentlab.course.plot import show_rows
+
+    if len(rows) != len(images):
+        raise ValueError(f"rows and images must be aligned, got {len(rows)} rows and {len(images)} images")
+    own = [i for i, r in enumerate(rows) if r["random"] < 0]
+    methods = list(dict.fromkeys(rows[i]["method"] for i in own))
+    strengths = sorted({r["c"] for r in rows})
+    return show_rows({m: images[[i for i in own if rows[i]["method"] == m]] for m in methods},
+                     col_titles=[f"c = {c:g}" for c in strengths], scale=scale)
+
+
+def show_unit_sizes(rows: Sequence[Mapping[str, Any]]):
+    """How far c = 1 moves h, per method: the median and quartiles of ||dh|| / ||h|| over faces
+    (`unit_size_summary` of `unit_size_rows`), on a log scale; methods editing x_t (Park) are left out.
+
+    >>> import matplotlib.pyplot as plt
+    >>> rows = [{"method": m, "seed": s, "size": v * (s + 1)} for m, v in (("a", 0.1), ("b", 1.0)) for s in range(3)]
+    >>> fig = show_unit_sizes(rows); [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    ['a', 'b']
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    h_rows = [r for r in unit_size_summary(rows) if not r["method"].startswith("Park")]
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    ax.barh([r["method"] for r in h_rows], [r["median"] for r in h_rows],
+            xerr=[[r["median"] - r["q1"] for r in h_rows], [r["q3"] - r["median"] for r in h_rows]])
+    ax.set(xscale="log", xlabel=r"$\|\Delta h\| / \|h\|$ at c = 1 (median, quartiles)")
+    ax.invert_yaxis()
+    return fig

@@ -25,7 +25,8 @@ from ..model import Model, check_x
 from ..probe import Probe
 
 __all__ = ["faces_noise", "edit_row", "additivity_row", "linearity_fit", "linearity_interval", "face_table",
-           "plot_right_way"]
+           "plot_right_way", "show_strength_grid", "show_homogeneity", "show_linearity", "EDITOR_KINDS",
+           "show_editor_kinds"]
 
 
 def faces_noise(model: Model, n: int, seed: int) -> Tensor:
@@ -240,3 +241,99 @@ def linearity_interval(per_face: dict[float, Tensor], *, level: float = 0.95, n_
            "mirror": bootstrap_interval(lambda *ys: ys[i_minus].mean(1) / ys[i_plus].mean(1), *samples,
                                         level=level, n_boot=n_boot, generator=g)}
     return {k: (round(lo, 8), round(hi, 8)) for k, (lo, hi) in out.items()}
+
+
+@torch.no_grad()
+def show_strength_grid(model: Model, x_T: Tensor, editor: Callable[[int, Tensor], Tensor], *, probe: Probe,
+                       steps: int, scales: Sequence[float] = (-1.0, 1.0, 2.0)):
+    """Asyrp's edit at strengths c (Kwon et al. 2023, Sec. 5): a row per face, a column per c with the
+    unedited face at c = 0, each titled with the probe's reading of the editor's attribute; returns the figure.
+
+    `editor` is a learned editor (`latentlab.load_editor`): `c * editor(t, h)` is added at t >= its `t_edit`.
+
+    >>> import matplotlib.pyplot as plt, latentlab as ll
+    >>> m = ll.tiny_model(); probe = lambda x: {"smile": x.mean((1, 2, 3))}
+    >>> class Dh:
+    ...     attr, t_edit = "smile", 0
+    ...     def __call__(self, t, h): return 0.1 * h
+    >>> fig = show_strength_grid(m, faces_noise(m, 2, 0), Dh(), probe=probe, steps=2); len(fig.axes)
+    8
+    >>> plt.close(fig)
+    """
+    from .plot import show_images
+
+    n, c = len(x_T), torch.tensor([float(v) for v in scales])
+    cs = c.repeat_interleave(n).view(-1, 1, 1, 1)  # (len(scales) * n, 1, 1, 1): scale by scale, every face
+    edited = ddim_sample(model, x_T.repeat(len(c), 1, 1, 1), steps, dh=lambda t, h: cs.to(h) * editor(t, h),
+                         t_edit=editor.t_edit, progress=False).view(len(c), n, *x_T.shape[1:])
+    base = ddim_sample(model, x_T, steps, progress=False)
+    order = sorted([(float(v), edited[i]) for i, v in enumerate(c)] + [(0.0, base)], key=lambda e: e[0])
+    grid = torch.stack([images for _, images in order], 1)  # (n, columns, C, H, W): a row per face
+    readings = probe(grid.flatten(0, 1))[editor.attr]
+    labels = ["0" if v == 0 else f"{v:+g}" for v, _ in order] * n
+    return show_images(grid.flatten(0, 1), nrow=len(order), scale=1.0,
+                       titles=[f"c={c}: {v:+.2f}" for c, v in zip(labels, readings.tolist())])
+
+
+def show_homogeneity(rows, *, n: int, target: float = 0.9):
+    """Homogeneity (Kwon et al. 2023, Sec. 5.1): each editor's share of movable faces moved the right way,
+    against the kit's target; `rows` a table with columns `editor` and `right_way` over `n` faces.
+
+    >>> import matplotlib.pyplot as plt, pandas as pd
+    >>> fig = show_homogeneity(pd.DataFrame({"editor": ["f", "random"], "right_way": [0.92, 0.3]}), n=8)
+    >>> len(fig.axes[0].patches)
+    2
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 2.2))
+    ax.barh(rows["editor"], rows["right_way"], color="tab:blue")
+    ax.axvline(target, color="k", ls="--", lw=1, label=f"the kit's target {target:g}")
+    ax.set(xlim=(0, 1), xlabel=f"fraction of movable faces moved the right way (N = {n})")
+    ax.legend(loc="lower left", fontsize=7)
+    return fig
+
+
+def show_linearity(rows, *, editor: str, attrs: Sequence[str] = ("smile", "eye_size", "face_size", "glasses")):
+    """Linearity (Kwon et al. 2023, Sec. 5.2): the mean change of each attribute (`d_<attr>` columns,
+    per range) against the strength `c` of one `editor`, one row of `rows` per c.
+
+    >>> import matplotlib.pyplot as plt, pandas as pd
+    >>> t = pd.DataFrame({"c": [-1.0, 1.0], "d_smile": [-0.2, 0.2], "d_eye_size": [0.0, 0.0],
+    ...                   "d_face_size": [0.0, 0.01], "d_glasses": [0.0, 0.0]})
+    >>> fig = show_linearity(t, editor="smile +1 f"); len(fig.axes[0].lines)
+    5
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 2.6))
+    for attr, style in zip(attrs, ("o-", "s--", "^:", "x-.")):
+        ax.plot(rows["c"], rows[f"d_{attr}"], style, label=attr)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel=f"strength c of the {editor} editor", ylabel="mean change / range")
+    ax.legend(fontsize=7)
+    return fig
+
+
+EDITOR_KINDS = {"f": "smile +1 f", "raw dh": "smile +1 dh", "global dh": "smile +1 f (global)",
+                "random": "random (smile f's norm)"}  # consistency across timesteps: the run's editor names
+
+
+def show_editor_kinds(table, kinds: dict[str, str] | None = None):
+    """Consistency across timesteps (Kwon et al. 2023, Sec. 5.4): the right-way fraction of each kind of
+    editor at c = 1 (`plot_right_way`); `kinds` maps a bar's label to its editor in `table` (a run table
+    with columns `editor`, `c`, `property`, `right_way`, `n_movable`); editors absent from it are left out.
+
+    >>> import matplotlib.pyplot as plt, pandas as pd
+    >>> t = pd.DataFrame({"editor": ["smile +1 f", "random (smile f's norm)"], "c": [1.0, 1.0],
+    ...                   "property": ["homogeneity", "homogeneity"], "right_way": [0.9, 0.3], "n_movable": [50, 50]})
+    >>> fig = show_editor_kinds(t); [x.get_text() for x in fig.axes[0].get_xticklabels()]
+    ['f', 'random']
+    >>> plt.close(fig)
+    """
+    kinds = EDITOR_KINDS if kinds is None else kinds
+    sel = table[(table["c"] == 1.0) & (table["property"] != "live")].set_index("editor")
+    sel = {k: sel.loc[v] for k, v in kinds.items() if v in sel.index}
+    return plot_right_way(list(sel), [r.right_way for r in sel.values()], [r.n_movable for r in sel.values()]).figure

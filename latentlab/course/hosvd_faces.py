@@ -41,7 +41,7 @@ from latentlab.metrics import edit_attributes
 from latentlab.stats import binomial_test, signed_rank_test
 
 __all__ = ["KS", "MODES", "HosvdFace", "hosvd_face", "modes_for_share", "beats_baseline_test", "energy_summary",
-           "edit_tests", "show_energy", "show_mode_spectra", "patch_lift", "derivative_shares"]
+           "edit_tests", "show_energy", "show_mode_spectra", "patch_lift", "derivative_shares", "show_edits"]
 
 KS = (1, 4, 16, 32, 64, 128, 256)  # flattened SVD ranks whose sizes set the budgets
 MODES = ("h_channel", "h_row", "h_col", "colour", "x_row", "x_col")
@@ -346,3 +346,22 @@ def derivative_shares(U: Tensor, k: int = 3) -> Tensor:
     d1 = torch.gradient(U[:, 0])[0]
     d2 = torch.gradient(d1)[0]
     return torch.stack([(U[:, :k].T @ d) ** 2 / d.square().sum() for d in (d1, d2)], 1)
+
+
+def show_edits(face: HosvdFace, scale: float = 1.3):
+    """One face edited at x_t -/+ 2 d along v_1 (Park et al. 2023), the HOSVD's top rank-1 V_0, w_hat and a
+    random smooth direction, a row each beside the unedited face (`hosvd_face`'s `edits`); returns the figure.
+
+    >>> import matplotlib.pyplot as plt
+    >>> f = HosvdFace({}, None, None, None, None, [], None, {"images": torch.zeros(4, 2, 3, 8, 8),
+    ...                                                     "base": torch.zeros(3, 8, 8)})
+    >>> fig = show_edits(f); len(fig.axes)
+    12
+    >>> plt.close(fig)
+    """
+    from latentlab.course.plot import show_rows
+
+    images = face.edits["images"]  # (directions, 2, C, H, W): each direction at -2 and +2
+    labels = {"v_1": 0, "V_0 (HOSVD)": 1, "w_hat": 2, "random smooth": 3}
+    return show_rows({k: torch.stack([images[i, 0], face.edits["base"], images[i, 1]]) for k, i in labels.items()},
+                     col_titles=["-2", "unedited", "+2"], scale=scale)

@@ -30,7 +30,7 @@ from ..model import Model
 from ..quality import neighbour_correlation
 
 __all__ = ["TIMESTEPS", "subspace_similarity", "attribute_changes", "strongest_change", "latent_basis_row",
-           "per_face", "by_timestep", "against_random"]
+           "per_face", "by_timestep", "against_random", "show_basis", "show_latent_basis"]
 
 TIMESTEPS = (800, 600, 400, 200)  # where the pullbacks are taken; t_edit = 600 = 0.6 T is Park's face setting
 
@@ -232,3 +232,55 @@ def against_random(rows: Sequence[Mapping[str, Any]], i: int = 1) -> dict[str, f
     wins, n = int((v > r).sum()), len(faces)
     return {"i": i, "wins": wins, "n": n, "win_rate": wins / n, "sign_test_p": binomial_test(wins, n),
             "median_v": float(v.quantile(0.5)), "median_r": float(r.quantile(0.5))}
+
+
+def show_basis(V: Mapping[int, Tensor], k: int = 4):
+    """The local latent basis from coarse to fine (Park et al. 2023, Fig. 3): the top `k` right singular
+    vectors of dh/dx_t of one face, a row per timestep; `V` maps t to `pullback(...).V`, `(>= k, C, H, W)`.
+    Each v_i is stretched to [-1, 1] to be seen.
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig = show_basis({800: torch.randn(4, 3, 8, 8), 200: torch.randn(4, 3, 8, 8)}, k=2); len(fig.axes)
+    4
+    >>> plt.close(fig)
+    """
+    from latentlab.course.plot import show_images
+
+    if not V or any(len(v) < k for v in V.values()):
+        raise ValueError(f"V must map each timestep to at least k = {k} directions, got "
+                         f"{ {t: len(v) for t, v in V.items()} }")
+    stack = torch.stack([V[t][i] for t in V for i in range(k)])
+    return show_images(stack / stack.abs().amax((1, 2, 3), keepdim=True), nrow=k, scale=1.0,
+                       titles=[f"v_{i + 1}, t = {t}" for t in V for i in range(k)])
+
+
+def show_latent_basis(rows: Sequence[Mapping[str, Any]]):
+    """Park et al.'s two findings over many faces (`by_timestep` of the run's rows): left, v_1's smoothness
+    from coarse to fine (median, quartiles) beside the mean of v_1..v_k; right, the overlap of two faces'
+    top-k spaces in x_t and in h against a face's and random smooth directions'; returns the figure.
+
+    >>> import matplotlib.pyplot as plt
+    >>> r = {"pair": 0, "a_face": 0, "b_face": 1, "sim_V_t800": 0.5, "sim_U_t800": 0.4, "sim_Vr_t800": 0.1}
+    >>> r |= {f"{f}_{k}_t800": 1.0 for f in "ab" for k in ("nc_v1", "nc_top", "s1")}
+    >>> fig = show_latent_basis([r]); len(fig.axes)
+    2
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    bt = by_timestep(rows)
+    ts = [r["t"] for r in bt]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8))
+    a.plot(ts, [r["nc_v1"] for r in bt], "o-", label="v_1")
+    a.fill_between(ts, [r["nc_v1_q1"] for r in bt], [r["nc_v1_q3"] for r in bt], alpha=0.2)
+    a.plot(ts, [r["nc_top"] for r in bt], "s--", label="mean of v_1..v_8")
+    a.set(xlabel="t", ylabel="neighbour correlation", title="coarse to fine")
+    a.invert_xaxis()
+    a.legend()
+    for key, label in (("sim_V", "two faces, x_t"), ("sim_U", "two faces, h"), ("sim_Vr", "face vs random smooth")):
+        b.plot(ts, [r[key] for r in bt], "o-", label=label)
+    b.set(xlabel="t", ylabel="overlap of top-8 spaces", title="shared tangent spaces")
+    b.invert_xaxis()
+    b.legend()
+    fig.tight_layout()
+    return fig

@@ -19,7 +19,8 @@ from latentlab.stats import ks_distance
 __all__ = [
     "to_image", "show_images", "show_attribute_sweeps", "show_rows",
     "UNetStage", "UNetSkip", "UNetLayout", "unet_layout", "show_unet", "show_channels", "show_ks",
-    "show_comparison", "show_pushforward", "lecture_style", "show_kernel",
+    "show_comparison", "show_pushforward", "lecture_style", "show_kernel", "show_trajectory",
+    "show_singular_values",
 ]
 
 
@@ -456,4 +457,47 @@ def show_kernel(J: Tensor):
              title="v_1, v_2, v_3 at q, in R^3")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
+    return fig
+
+
+def show_trajectory(record: Sequence[Mapping[str, Any]], steps: Sequence[int], face: int = 0, scale: float = 0.9):
+    """DDIM in two parts (Song et al. 2021, Eq. 12): one face's state x after each of the picked `steps`
+    (top) and the clipped prediction P_t of x_0 that step made (bottom), from the records of
+    `ddim_sample(..., callback=record.append)`; returns the figure.
+
+    >>> import latentlab as ll
+    >>> record = []
+    >>> m = ll.tiny_model(); _ = ll.ddim_sample(m, torch.randn(2, *m.sample_shape), 4, callback=record.append,
+    ...                                         progress=False)
+    >>> fig = show_trajectory(record, [0, 3], face=1); len(fig.axes)
+    4
+    >>> plt.close(fig)
+    """
+    bad = [i for i in steps if not 0 <= i < len(record)]
+    if bad:
+        raise ValueError(f"steps must index the {len(record)} records, got {bad}")
+    return show_rows({"x after the step": torch.stack([record[i]["x"][face] for i in steps]),
+                      "P_t (clipped)": torch.stack([record[i]["P_t"][face] for i in steps])},
+                     col_titles=[f"t={record[i]['t']}" for i in steps], scale=scale)
+
+
+def show_singular_values(dense: Tensor, top: Tensor, *, jvps: int, products: int, title: str, n: int = 20):
+    """A matrix-free top-k SVD against the dense one: the first `n` singular values of the dense Jacobian
+    (built from `jvps` Jacobian-vector products, one per input number) and the `top` k found from
+    `products` products only (`topk_svd`, `pullback`); returns the figure.
+
+    >>> fig = show_singular_values(torch.tensor([3.0, 2.0]), torch.tensor([3.0]), jvps=3, products=4, title="J")
+    >>> plt.close(fig)
+    """
+    if len(top) > len(dense):
+        raise ValueError(f"top must hold at most as many singular values as dense ({len(dense)}), got {len(top)}")
+    fig, ax = plt.subplots(figsize=(4.5, 2.6))
+    n = min(n, len(dense))
+    ax.plot(range(1, n + 1), dense[:n], "o", mfc="none", color="0.4", label=f"dense J ({jvps} jvps)")
+    ax.plot(range(1, len(top) + 1), top, "x", color="C3", ms=8, label=f"pullback, k = {len(top)} ({products} products)")
+    ax.set_xticks([1] + list(range(5, n + 1, 5)))
+    ax.set_xlabel("i")
+    ax.set_ylabel("singular value s_i")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=8)
     return fig
