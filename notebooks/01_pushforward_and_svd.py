@@ -34,17 +34,16 @@
 # the map from a noisy image $x_t$ to $h$, the U-Net's bottleneck activation (lecture 02).
 #
 # The checks this lecture leaves out (the pulled-back metric's eigenvectors, the first-order error,
-# the pseudo-inverse, the U-Net's rank) and the exercises are in its
-# [lab](labs/01_pushforward_and_svd_lab.ipynb).
+# the pseudo-inverse, the U-Net's rank) and the exercises, power iteration from products among them,
+# are in its [lab](labs/01_pushforward_and_svd_lab.ipynb).
 
 # %%
 import math
 
-import matplotlib.pyplot as plt
 import torch
 
 import latentlab as ll
-from latentlab.course.plot import lecture_style, show_kernel, show_pushforward
+from latentlab.course.plot import lecture_style, show_kernel, show_pushforward, show_singular_values
 from latentlab.jacobians import pullback
 from latentlab.linalg import dense_jacobian, topk_svd
 
@@ -186,13 +185,8 @@ with ll.forward_ad(model):  # forward-mode AD through the U-Net on the CPU
     J_unet = dense_jacobian(lambda v: ll.h_of(model, v[None], 600).flatten(), x_t, mode="fwd", chunk_size=128)
 s_dense = torch.linalg.svdvals(J_unet)
 n_pixels = math.prod(model.sample_shape)
-
-fig, ax = plt.subplots(figsize=(4.5, 2.6))
-ax.plot(range(1, 21), s_dense[:20], "o", mfc="none", color="0.4", label=f"dense J ({n_pixels} jvps)")
-ax.plot(range(1, 4), directions.S, "x", color="C3", ms=8, label=f"pullback, k = 3 ({info['products']} products)")
-ax.set_xticks([1, 5, 10, 15, 20])
-ax.set_xlabel("i"); ax.set_ylabel("singular value s_i"); ax.legend(fontsize=7)
-ax.set_title(f"J: {tuple(J_unet.shape)}, the encoder x_t -> h of a tiny U-Net", fontsize=8);
+show_singular_values(s_dense, directions.S, jvps=n_pixels, products=info["products"],
+                     title=f"J: {tuple(J_unet.shape)}, the encoder x_t -> h of a tiny U-Net");
 
 # %% tags=["nbval-check-output"]
 top_err = ((directions.S - s_dense[:3]).abs() / s_dense[:3]).max().item()

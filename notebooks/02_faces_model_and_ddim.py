@@ -39,7 +39,7 @@ import torch
 
 import latentlab as ll
 from latentlab.course.face_quality import face_rows, quality_summary, sample_faces
-from latentlab.course.plot import lecture_style, show_attribute_sweeps, show_ks, show_rows, show_unet
+from latentlab.course.plot import lecture_style, show_attribute_sweeps, show_ks, show_rows, show_trajectory, show_unet
 from latentlab.course.runs import load_run, same_row
 
 lecture_style()
@@ -110,10 +110,7 @@ x_T = torch.randn(16, *model.sample_shape, generator=torch.Generator().manual_se
 record = []
 samples = ll.ddim_sample(model, x_T, steps=50, callback=record.append, progress=False)
 pick = [0, 10, 20, 30, 40, 45, 49]
-show_rows({
-    "x after the step": torch.stack([record[i]["x"][0] for i in pick]),
-    "P_t (clipped)": torch.stack([record[i]["P_t"][0] for i in pick]),
-}, col_titles=[f"t={record[i]['t']}" for i in pick]);
+show_trajectory(record, pick);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 980$, $P_t$ is clipped noise, not a face. The formula says why: $P_t = x_t / \sqrt{a_t} -
@@ -251,5 +248,5 @@ print(f"sample {seed}: smile {live['smile']:+.3f}, re-render MSE {live['rerender
 #   not its exact faces: their re-render error is 3x that of renders, which misses the goal of 2. The
 #   inversion round trip reaches a median 30.7 dB.
 #
-# The statistics behind these figures, the other measurements and the exercises:
-# [lab 02](labs/02_faces_model_and_ddim_lab.ipynb).
+# The statistics behind these figures, the other measurements and the exercises (the whole DDIM loop
+# among them): [lab 02](labs/02_faces_model_and_ddim_lab.ipynb).

@@ -206,7 +206,8 @@ print("rule (probe features for LPIPS): t_edit =", iv.t_edit_rule[0], ", t_boost
 # ## Exercises
 #
 # Fill in each `# YOUR CODE HERE` (replace every `None`), then run the check below it; worked
-# solutions are in `solutions/03_h_space_solutions.ipynb`.
+# solutions are in `solutions/03_h_space_solutions.ipynb`. Exercise 03.3 (Asyrp's sampler loop, yours)
+# and mini-project 03.4 are in the [lab](labs/03_h_space_lab.ipynb).
 
 # %%
 from latentlab.course import exercises as ex
@@ -214,7 +215,14 @@ from latentlab.course import exercises as ex
 glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # Asyrp's learned raw dh: one dh per timestep
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1: the asymmetric step, written out
+# ### Exercise 03.1: the asymmetric step, written out
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # `x_500` holds four renders noised to $t = 500$ (the next step of the 10-step grid is 400) and
 # `dh_500` is the learned glasses edit there. Write
@@ -234,23 +242,31 @@ x_400 = None
 ex.check_asymmetric_step(model, x_500, 500, dh_500, x_400)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2: when does a glasses edit stop working?
+# ### Exercise 03.2: when is glasses decided?
 #
-# Section 4 swept $t_\text{edit}$ for the smile editor; now the glasses editor. Add `glasses_dh` only
-# at the steps $t \ge t_\text{edit}$ (`ll.ddim_sample(model, x_T, 10, dh=glasses_dh, t_edit=...)`) to
-# the 6 faces `x_T_ex` (none has glasses unedited); read glasses as `probe(x0)["glasses"] > 0.5`.
-# Find `t_stop`, the smallest $t_\text{edit}$ among 0, 200, 400, 600, 800 from which the edit adds
-# glasses to none of them. Is glasses decided earlier or later than smile?
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
+#
+# Section 4 swept $t_\text{edit}$ for smile; now glasses, on the 20-step grid ($t$ = 0, 50, ..., 950).
+# Add `glasses_dh` only at $t \ge t_\text{edit}$ (`ll.ddim_sample(model, x_T_ex, 20, dh=glasses_dh,
+# t_edit=...)`) to the 6 faces `x_T_ex` (none has glasses unedited; glasses is
+# `probe(x0)["glasses"] > 0.5`). Find `t_half`, the largest $t_\text{edit}$ from which the edit still
+# adds glasses to at least 3 of them. Each try takes seconds: bisect between 0 (most faces get
+# glasses) and 1000 (no edit). Is glasses decided earlier or later than smile?
 
 # %%
 x_T12 = torch.randn(12, *model.sample_shape, generator=torch.Generator().manual_seed(0))
-unedited = probe(ll.ddim_sample(model, x_T12, 10, progress=False))["glasses"] > 0.5
+unedited = probe(ll.ddim_sample(model, x_T12, 20, progress=False))["glasses"] > 0.5
 x_T_ex = x_T12[~unedited][:6]  # 6 faces without glasses
-# YOUR CODE HERE: t_stop, one of 0, 200, 400, 600, 800
-t_stop = None
+# YOUR CODE HERE: t_half, a timestep of the 20-step grid
+t_half = None
 
 # %%
-ex.check_glasses_t_edit(model, x_T_ex, t_stop, editor=glasses_dh, probe=probe)
+ex.check_glasses_t_half(model, x_T_ex, t_half, editor=glasses_dh, probe=probe)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember

@@ -25,12 +25,19 @@
 # intervals and per-face tables are in the [lab](labs/04_asyrp_editing_lab.ipynb).
 
 # %%
-import matplotlib.pyplot as plt
 import torch
 
 import latentlab as ll
-from latentlab.course.editor_properties import edit_row, faces_noise, linearity_fit, plot_right_way
-from latentlab.course.plot import lecture_style, show_images
+from latentlab.course.editor_properties import (
+    edit_row,
+    faces_noise,
+    linearity_fit,
+    show_editor_kinds,
+    show_homogeneity,
+    show_linearity,
+    show_strength_grid,
+)
+from latentlab.course.plot import lecture_style
 from latentlab.course.runs import load_run, run_table, same_row
 from latentlab.methods import METHODS
 
@@ -106,16 +113,7 @@ print("live row equals the shipped one:", same_row(live, shipped, atol=2e-3))
 # each title is the probe's smile reading (the renderer's range is $[-1, 1]$):
 
 # %%
-x4 = faces_noise(model, 8, SEED)[:4]
-cs = torch.tensor([-1.0, 1.0, 2.0]).repeat_interleave(4).view(-1, 1, 1, 1)
-edited = ll.ddim_sample(model, x4.repeat(3, 1, 1, 1), S, dh=lambda t, h: cs * editor(t, h),
-                        t_edit=editor.t_edit, progress=False)
-grid = torch.stack([edited[:4], ll.ddim_sample(model, x4, S, progress=False), edited[4:8],
-                    edited[8:]], 1)
-smile = probe(grid.flatten(0, 1))["smile"]
-show_images(grid.flatten(0, 1), nrow=4, scale=1.0,
-            titles=[f"c={c}: {v:+.2f}" for c, v in zip(["-1", "0", "+1", "+2"] * 4,
-                                                         smile.tolist())]);
+show_strength_grid(model, faces_noise(model, 8, SEED)[:4], editor, probe=probe, steps=S, scales=(-1, 1, 2));
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Already visible: $c = -1$ takes the glasses off both faces that wear them, and at $c = -1$ a
@@ -137,12 +135,7 @@ cols = ["editor", "n_movable", "right_way", "change", "spread", "worst_leak", "w
 print(rows("homogeneity")[cols].round(2).to_string(index=False))
 
 # %%
-h = rows("homogeneity")
-fig, ax = plt.subplots(figsize=(5, 2.2))
-ax.barh(h.editor, h.right_way, color="tab:blue")
-ax.axvline(0.9, color="k", ls="--", lw=1, label="the kit's target 0.9")
-ax.set(xlim=(0, 1), xlabel="fraction of movable faces moved the right way (N = 256)")
-ax.legend(loc="lower left", fontsize=7);
+show_homogeneity(rows("homogeneity"), n=run["n_faces"]);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The learned editors are homogeneous.** The smile $f$ moves 228 of 248 movable held-out faces
@@ -168,13 +161,7 @@ print(f"smile against c: slope {fit['slope']:.3f}, R^2 {fit['r2']:.2f}")
 print(f"change at c = -1 / change at c = +1: {fit['mirror']:+.2f} (a linear edit: -1)")
 
 # %%
-fig, ax = plt.subplots(figsize=(4.5, 2.6))
-for attr, style in (("d_smile", "o-"), ("d_eye_size", "s--"), ("d_face_size", "^:"),
-                    ("d_glasses", "x-.")):
-    ax.plot(lin_f.c, lin_f[attr], style, label=attr[2:])
-ax.axhline(0, color="grey", lw=0.5)
-ax.set(xlabel="strength c of the smile +1 f editor", ylabel="mean change / range")
-ax.legend(fontsize=7);
+show_linearity(lin_f, editor="smile +1 f");
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # On average the target follows $c$: $c = -1$ lowers smile by 0.19 of its range where $c = +1$
@@ -232,11 +219,7 @@ print(con[["property", "editor", "n_movable", "right_way", "change", "spread", "
       .round(2).to_string(index=False))
 
 # %%
-bars = {"f": "smile +1 f", "raw dh": "smile +1 dh", "global dh": "smile +1 f (global)",
-        "random": "random (smile f's norm)"}
-sel = table[(table.c == 1.0) & (table.property != "live")].set_index("editor")
-sel = {k: sel.loc[v] for k, v in bars.items() if v in sel.index}
-plot_right_way(list(sel), [r.right_way for r in sel.values()], [r.n_movable for r in sel.values()]);
+show_editor_kinds(table);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One $\Delta h$ for every face and step keeps most of the edit: 205 of 248 faces moved the right
@@ -276,5 +259,5 @@ plot_right_way(list(sel), [r.right_way for r in sel.values()], [r.n_movable for 
 #   of $f$'s change.
 # - The targets 0.9, 0.9 and 0.2 are the kit's; the paper's evidence is images.
 #
-# Exercises (scaling and adding editors; whether $f$ depends on the face): the
-# [lab](labs/04_asyrp_editing_lab.ipynb).
+# Exercises (scaling and adding editors; whether $f$ depends on the face; the training loss) and a
+# mini-project (a leakage penalty): the [lab](labs/04_asyrp_editing_lab.ipynb).

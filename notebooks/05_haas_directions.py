@@ -33,11 +33,10 @@
 # Tests, intervals, baselines: [lab](labs/05_haas_directions_lab.ipynb).
 
 # %%
-import matplotlib.pyplot as plt
 import torch
 
 import latentlab as ll
-from latentlab.course.direction_agreement import jacobian_v1, sharing_row
+from latentlab.course.direction_agreement import jacobian_v1, sharing_row, show_sharing, show_split_halves
 from latentlab.course.plot import lecture_style, show_rows
 from latentlab.course.runs import load_run, run_table, same_row
 from latentlab.methods import METHODS, Workbench
@@ -125,14 +124,7 @@ for n, e in edits.items():
 # %%
 pcs = ll.pca_directions(model, None, S, k=5, trajectory=wb.trajectories()[0], progress=False)
 half = shipped[shipped.measure == "pca split halves"]
-fig, ax = plt.subplots(figsize=(5, 2.8))
-for k in range(1, 6):
-    ax.plot(half.t, half[f"pc_{k}"], "o-", ms=3, label=f"pc_{k}")
-ax.axhline(2048 ** -0.5, color="grey", ls=":", label="chance")
-ax.set(xlabel="t", ylabel="|cos| between halves", title=f"PCA of h, two halves of {run['n_faces']}")
-ax.invert_xaxis()
-ax.legend(fontsize=7, ncol=2)
-fig.tight_layout();
+show_split_halves(shipped, n_faces=run["n_faces"]);
 
 # %% tags=["nbval-check-output"]
 print(half[["t", "pc_1", "pc_2", "pc_3", "pc_4", "pc_5"]].round(2).to_string(index=False))
@@ -171,14 +163,7 @@ print("the registry's tol 1e-2 against the default 1e-4, min |cos| over faces:")
 print(tol.round(4).to_string(index=False))
 
 # %%
-big = jrows[jrows.n_faces == run["n_faces"]]
-fig, ax = plt.subplots(figsize=(5, 2.4))
-labels = [f"v_1, t = {t}" if m != "random directions" else "random" for m, t in zip(big.measure, big.t)]
-ax.errorbar(big["median"], range(len(big)), xerr=[big["median"] - big.q10, big.q90 - big["median"]],
-            fmt="o", capsize=3)
-ax.set(yticks=range(len(big)), yticklabels=labels, xlabel="|cos| between two faces (10 %, median, 90 %)",
-       title=f"{run['n_faces']} faces")
-fig.tight_layout();
+show_sharing(shipped, n_faces=run["n_faces"]);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 700$ the faces' $v_1$ largely agree (median $|\cos|$ 0.66 over 32,640 pairs; 90 % above
@@ -272,43 +257,8 @@ show_rows({"unedited": base, "symmetric": edits["Haas supervised"], "asymmetric"
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# Fill in each `# YOUR CODE HERE` cell, then run its check. Worked solutions:
-# `solutions/05_haas_directions_solutions.ipynb`.
-
-# %%
-from latentlab.course import exercises as ex
-
-faces_ex, truth_ex = ll.render_faces(64, seed=51)
-h_ex = ll.h_of(model, ll.q_sample(model, faces_ex, 500, generator=torch.Generator().manual_seed(51)), 500)
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1: the first principal direction, by hand
-#
-# `h_ex` holds h at $t = 500$ for 64 noised renders. Without `ll.pca_directions`: centre, take the
-# SVD of the $64 \times 2048$ matrix, and give `pc1`, the top principal direction in h's shape (unit
-# norm), and `explained`, $\sigma_1^2 / \sum_k \sigma_k^2$.
-
-# %%
-# YOUR CODE HERE: pc1 (one h's shape, unit norm) and explained (a number in [0, 1])
-pc1 = None
-explained = None
-
-# %%
-ex.check_pca_direction(h_ex, pc1, explained)
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2: a supervised direction for hair colour
-#
-# Haas's supervised direction is the mean h of the highest-scored samples minus the lowest (Eq. 11);
-# the kit takes 10 % at each end (registry `top`). Score with `truth_ex["hair_color"]` (6 faces at each
-# end) and compute `d_hair`.
-
-# %%
-# YOUR CODE HERE: d_hair, one h's shape
-d_hair = None
-
-# %%
-ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)
+# At the end of the [lab](labs/05_haas_directions_lab.ipynb): 05.1 the first principal direction by
+# hand, 05.2 a supervised direction, 05.3 Haas's directions by power iteration, and mini-project 05.4.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember

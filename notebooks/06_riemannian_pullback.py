@@ -37,12 +37,18 @@
 # linearity of $h$) are in the [lab](labs/06_riemannian_pullback_lab.ipynb).
 
 # %%
-import matplotlib.pyplot as plt
 import torch
 
 import latentlab as ll
-from latentlab.course.latent_basis import TIMESTEPS, against_random, by_timestep, latent_basis_row
-from latentlab.course.plot import lecture_style, show_images, show_rows
+from latentlab.course.latent_basis import (
+    TIMESTEPS,
+    against_random,
+    by_timestep,
+    latent_basis_row,
+    show_basis,
+    show_latent_basis,
+)
+from latentlab.course.plot import lecture_style, show_rows
 from latentlab.course.runs import load_run, same_row
 from latentlab.methods import METHODS
 
@@ -73,9 +79,7 @@ svd = {(f, t): ll.pullback(model, x_at[t][f], t, k=8, seed=0) for f in (0, 1) fo
 # (mid-grey is 0):
 
 # %%
-V = torch.stack([svd[(0, t)].V[i] for t in TIMESTEPS for i in range(4)])
-show_images(V / V.abs().amax((1, 2, 3), keepdim=True), nrow=4, scale=1.0,
-            titles=[f"v_{i + 1}, t = {t}" for t in TIMESTEPS for i in range(4)]);
+show_basis({t: svd[(0, t)].V for t in TIMESTEPS});
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # At $t = 800$ the $v_i$ are broad blobs; by $t = 200$ they carry finer structure. The smoothness
@@ -105,8 +109,8 @@ show_rows({f"face {f}": done[f::2] for f in (0, 1)}, col_titles=list(edits), sca
 # Moving along $\pm 2 v_1$ changes hair colour and length on both faces, and $+2v_1$ also shrinks face
 # 0; guidance along the same $v_1$ changes less here. The lab sets the two rules side by side at
 # matched step size. A direction found at one face can be carried to another by Park et al.'s **parallel transport**,
-# $v' = V'(U'^\top u_i)$ normalised; exercise 1 builds it by hand, and the lab tests whether it carries
-# meaning further than reusing the raw $v_i$.
+# $v' = V'(U'^\top u_i)$ normalised; the lab's exercise 06.1 builds it by hand, and the lab tests whether it
+# carries meaning further than reusing the raw $v_i$.
 #
 # ## 3. What 256 faces show
 #
@@ -127,17 +131,7 @@ for r in by_timestep(run["rows"]):
           f"{r['sim_V']:19.2f}{r['sim_U']:8.2f}{r['sim_Vr']:13.2f}")
 
 # %%
-bt = by_timestep(run["rows"])
-ts = [r["t"] for r in bt]
-fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8))
-a.plot(ts, [r["nc_v1"] for r in bt], "o-", label="v_1")
-a.fill_between(ts, [r["nc_v1_q1"] for r in bt], [r["nc_v1_q3"] for r in bt], alpha=0.2)
-a.plot(ts, [r["nc_top"] for r in bt], "s--", label="mean of v_1..v_8")
-a.set(xlabel="t", ylabel="neighbour correlation", title="coarse to fine"); a.invert_xaxis(); a.legend()
-for key, label in (("sim_V", "two faces, x_t"), ("sim_U", "two faces, h"), ("sim_Vr", "face vs random smooth")):
-    b.plot(ts, [r[key] for r in bt], "o-", label=label)
-b.set(xlabel="t", ylabel="overlap of top-8 spaces", title="shared tangent spaces"); b.invert_xaxis()
-b.legend(); fig.tight_layout();
+show_latent_basis(run["rows"]);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Coarse to fine.** $v_1$'s smoothness falls from 0.94 at $t = 800$ to 0.75 at $t = 200$, and so
@@ -192,45 +186,8 @@ for i in (1, 2, 3):
 # The semantic reading of $h$ is also weaker here: smile is linearly decodable from $h$ at only
 # $R^2 = 0.28$ at $t = 200$ (lecture 03), and the probe is the instrument for every "meaning" above.
 #
-# ## Exercises
-#
-# Transport face 0's first $h$-direction to face 1, and ask whether it still means the same. Fill in
-# each `None`, then run the check below it; solutions are in
-# `solutions/06_riemannian_pullback_solutions.ipynb`.
-
-# %%
-from latentlab.course import exercises as ex
-
-svd_A, svd_B = svd[(0, T_EDIT)], svd[(1, T_EDIT)]  # faces 0 and 1 at t = 600, k = 8
-u = svd_A.U[0]  # face 0's first h-direction
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1: transport a direction by hand
-#
-# Without `ll.transport`: weights $c = U_B^\top u$ (on flattened tensors), then $v = \sum_i c_i v_i^B$,
-# normalised to unit length.
-
-# %%
-# YOUR CODE HERE: v_AB, one x_t's shape, unit norm
-v_AB = None
-
-# %%
-ex.check_transport(u, svd_B, v_AB)
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2: does it still mean the same thing?
-#
-# `v_AB` keeps its meaning at face B if $J_B v$ points along `u`. Compute `cos_meaning`, the cosine
-# between `u` and $J_B v$ (from the SVD, $J_B v_i^B = s_i^B u_i^B$), and `keeps_meaning`: `True` if it
-# is at least 0.7.
-
-# %%
-# YOUR CODE HERE: cos_meaning (a number) and keeps_meaning (True or False)
-cos_meaning = None
-keeps_meaning = None
-
-# %%
-ex.check_transport_meaning(u, svd_B, v_AB, cos_meaning, keeps_meaning)
+# **Exercises** are at the end of the [lab](labs/06_riemannian_pullback_lab.ipynb): transport by hand,
+# whether it keeps its meaning, x-space guidance written out, and a mini-project on coarse to fine.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What to remember

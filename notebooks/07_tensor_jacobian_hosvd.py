@@ -57,6 +57,7 @@ from latentlab.course.hosvd_faces import (
     energy_summary,
     hosvd_face,
     patch_lift,
+    show_edits,
     show_energy,
     show_mode_spectra,
 )
@@ -159,10 +160,7 @@ print(f"  face 0: {lift.median():.1f}x that patch's average share over the 16 po
 # (Gaussian noise blurred by 2 px).
 
 # %%
-images = face.edits["images"]
-labels = {"v_1": 0, "V_0 (HOSVD)": 1, "w_hat": 2, "random smooth": 3}
-show_rows({k: torch.stack([images[i, 0], face.edits["base"], images[i, 1]]) for k, i in labels.items()},
-          col_titles=["-2", "unedited", "+2"], scale=1.3);
+show_edits(face);
 
 # %% tags=["nbval-check-output"]
 base = torch.tensor([[r[k] for k in r if k.startswith("random_")] for r in rows])

@@ -37,8 +37,8 @@ import torch
 from IPython.display import display
 
 import latentlab as ll
-from latentlab.course.edit_sweeps import load_images, sweep_rows, unit_size_summary
-from latentlab.course.plot import lecture_style, show_images, show_rows
+from latentlab.course.edit_sweeps import load_images, show_sweep, show_unit_sizes, sweep_rows, unit_size_summary
+from latentlab.course.plot import lecture_style, show_images
 from latentlab.course.runs import RUNS, load_run, same_row
 from latentlab.course.widget import EditWidget, in_voila
 from latentlab.session import Edit, Face
@@ -110,8 +110,7 @@ images = load_images(RUNS / "08_sweep.safetensors")
 STRENGTHS = sorted({r["c"] for r in sweep["rows"]})
 own = [i for i, r in enumerate(sweep["rows"]) if r["random"] < 0]
 methods = list(dict.fromkeys(sweep["rows"][i]["method"] for i in own))
-rows = {m: images[[i for i in own if sweep["rows"][i]["method"] == m]] for m in methods}
-show_rows(rows, col_titles=[f"c = {c:g}" for c in STRENGTHS], scale=0.8);
+show_sweep(sweep["rows"], images);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One row re-run now, Asyrp $f$'s, must give the shipped readings, and the smile the probe reads
@@ -159,12 +158,7 @@ for r in unit_size_summary(sizes["rows"], reference="mean difference"):
     print(f"{r['method']:26s} {r['n']:5d} {r['median']:8.3f} {r['q1']:7.3f}-{r['q3']:<7.3f} {ratio}  ({space})")
 
 # %%
-h_rows = [r for r in unit_size_summary(sizes["rows"]) if not r["method"].startswith("Park")]
-fig, ax = plt.subplots(figsize=(5, 2.4))
-ax.barh([r["method"] for r in h_rows], [r["median"] for r in h_rows],
-        xerr=[[r["median"] - r["q1"] for r in h_rows], [r["q3"] - r["median"] for r in h_rows]])
-ax.set(xscale="log", xlabel=r"$\|\Delta h\| / \|h\|$ at c = 1 (median, quartiles)")
-ax.invert_yaxis()
+show_unit_sizes(sizes["rows"])
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

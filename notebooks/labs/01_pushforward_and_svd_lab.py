@@ -29,7 +29,7 @@
 #    inverse only, and from the top-$k$ triplets alone it loses everything outside their span;
 # 4. the tiny U-Net's encoder has a kernel although $m > n$, and what `topk_svd` and `pullback` cost.
 #
-# Then three exercises.
+# Then four exercises, the last one writing power iteration from products, and a mini-project.
 
 # %%
 import math
@@ -232,16 +232,23 @@ print(f"kernel dimension n - rank J = {n - rank_unet}; rank J < m = {m}, so J J^
 # %% [markdown]
 # ## Exercises
 #
-# Three exercises on the SVD of a Jacobian: by hand, matrix-free, and its kernel. Fill in each cell
-# marked `# YOUR CODE HERE` (replace every `None`), then run the check below it: it says what is
-# right, or what is wrong and what to try. Worked solutions are in
-# `../solutions/01_pushforward_and_svd_solutions.ipynb`.
+# Four exercises on the SVD of a Jacobian: by hand, matrix-free, its kernel, and the power iteration
+# behind the matrix-free route; then a mini-project. Fill in each cell marked `# YOUR CODE HERE`
+# (replace every `None`), then run the check below it: it says what is right, or what is wrong and
+# what to try. Worked solutions are in `../solutions/01_pushforward_and_svd_solutions.ipynb`.
 
 # %%
 from latentlab.course import exercises as ex
 
 # %% [markdown]
-# ### Exercise 1: the SVD of a 2 x 2 map, by hand
+# ### Exercise 01.1: the SVD of a 2 x 2 map, by hand
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # Take $A = \begin{pmatrix} 3 & 0 \\ 4 & 5 \end{pmatrix}$. Its singular values are the square roots of
 # the eigenvalues of $A^\top A$ (its trace and determinant give them), largest first, and $v_1$ is the
@@ -258,7 +265,14 @@ v1 = None
 ex.check_svd_by_hand(A, S, v1)
 
 # %% [markdown]
-# ### Exercise 2: the same from products only, with `topk_svd`
+# ### Exercise 01.2: the same from products only, with `topk_svd`
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
 #
 # `M` below is a 6 x 4 matrix; pretend it is too big to decompose. Give `topk_svd` the two products,
 # `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$, the input shape and `k=2`, as in the lecture's section 3 (there the
@@ -274,7 +288,14 @@ svd_M = None
 ex.check_topk_svd(M, svd_M)
 
 # %% [markdown]
-# ### Exercise 3: a direction the map cannot see
+# ### Exercise 01.3: a direction the map cannot see
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵⚪⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
 #
 # The lecture's $\psi: \mathbb{R}^3 \to \mathbb{R}^2$ has a 2 x 3 Jacobian. At $q_2 = (1, 0.5, -0.4)$ find
 # a unit vector $v$ with $J v = 0$: a step that changes $\psi$ by nothing to first order, and that $G$
@@ -287,6 +308,52 @@ v_kernel = None
 
 # %%
 ex.check_kernel_direction(J2, v_kernel)
+
+# %% [markdown]
+# ### Exercise 01.4: power iteration from products
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
+#
+# `topk_svd` never writes $J$ down; underneath it is a power iteration on $G = J^\top J$: each
+# $v \leftarrow J^\top (J v)$ costs one jvp and one vjp and stretches $v_i$ by $s_i^2$, so the other
+# directions shrink by $(s_2 / s_1)^2$ per iteration relative to $v_1$. Write
+# `power_iteration(jvp, vjp, v0, iters)`: start from `v0 / |v0|`, repeat `iters` times
+# $v \leftarrow J^\top J v$ and normalise, and return $(s_1, v_1)$ with $s_1 = |J v_1|$. The check runs
+# it on a $5 \times 8$ map of known spectrum, given only as `jvp(v)` $= Mv$ and `vjp(u)` $= M^\top u$.
+
+# %%
+def power_iteration(jvp, vjp, v0, iters):
+    # YOUR CODE HERE: v <- vjp(jvp(v)), normalised, iters times; then s1 = |jvp(v)|
+    return None
+
+
+# %%
+ex.check_power_iteration(power_iteration)
+
+# %% [markdown]
+# ### Mini-project 01.5: what sets the speed of power iteration?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 30-45 minutes on this mini-project.
+# ```
+#
+# The claim above: the error in $v_1$ shrinks by $(s_2/s_1)^2$ per iteration. Test it. Build $8 \times 8$
+# matrices with a chosen spectrum (random orthonormal $U$, $V$ from `torch.linalg.qr`, $s_1 = 1$ and
+# $s_2 \in \{0.5, 0.8, 0.95\}$), run your power iteration one iteration at a time, record
+# $\sin\angle(v, v_1)$, fit the rate per iteration on a log scale and set it against $(s_2/s_1)^2$.
+# How many iterations would a gap of $s_2/s_1 = 0.86$ (the eps Jacobian of lecture 05 at $t = 700$)
+# need for $\sin\angle < 10^{-3}$? There is no check: one way, with its numbers, is in the solutions.
+
+# %%
+# YOUR CODE HERE
 
 # %% [markdown]
 # ## What to remember

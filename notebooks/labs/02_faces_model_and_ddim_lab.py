@@ -29,7 +29,7 @@
 #    differences are detectable at that size, per attribute and as a family of tests, each figure
 #    against its null spread between two independent sets of renders.
 #
-# Then two exercises on DDIM's two parts.
+# Then three exercises on DDIM's two parts and its loop, and a mini-project.
 
 # %%
 import pandas as pd
@@ -224,15 +224,23 @@ show_images(sample_faces(model, list(range(run["seed"], run["seed"] + 8)), steps
 # %% [markdown]
 # ## Exercises
 #
-# Two exercises on DDIM's two parts, $P_t$ and $D_t$. Fill in each cell marked `# YOUR CODE HERE`
-# (replace every `None`), then run the check below it. Worked solutions are in
+# Three exercises on DDIM's two parts, $P_t$ and $D_t$, and the loop that makes a sampler of them;
+# then a mini-project. Fill in each cell marked `# YOUR CODE HERE` (replace every `None`), then run
+# the check below it. Worked solutions are in
 # `../solutions/02_faces_model_and_ddim_solutions.ipynb`.
 
 # %%
 from latentlab.course import exercises as ex  # noqa: E402
 
 # %% [markdown]
-# ### Exercise 1: one DDIM step by hand
+# ### Exercise 02.1: one DDIM step by hand
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # `x_800` holds four renders noised to $t = 800$. One step of the 50-step grid goes to
 # $t_\text{prev} = 780$: predict $x_0$ with $P_t = (x_t - \sqrt{1 - a_t}\,\varepsilon)/\sqrt{a_t}$, clip it
@@ -251,7 +259,14 @@ x_780 = None
 ex.check_ddim_step(model, x_800, 800, x_780)
 
 # %% [markdown]
-# ### Exercise 2: how much does $P_t$ amplify an error in $\varepsilon$?
+# ### Exercise 02.2: how much does $P_t$ amplify an error in $\varepsilon$?
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
 #
 # In $P_t$ an error $\delta$ in the predicted noise becomes an error $\sqrt{1 - a_t}/\sqrt{a_t}\;\delta$
 # in the predicted $x_0$. Compute this gain at every timestep of the 50-step grid (`grid`,
@@ -266,6 +281,52 @@ t_cross = None
 
 # %%
 ex.check_noise_amplification(model, gain, t_cross)
+
+# %% [markdown]
+# ### Exercise 02.3: the DDIM sampler loop
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵🔵🔵
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
+#
+# Now the whole sampler: write `ddim_loop(model, x_T, steps)` that walks
+# `ll.ddim_timesteps(model, steps)` (descending) and takes exercise 02.1's step at each $t$, from $t$ to
+# $t - 1000 / \text{steps}$: $\varepsilon$ = `ll.eps_of(model, x, t)`, $P_t$ clipped to $[-1, 1]$,
+# $x \leftarrow \sqrt{a_\text{prev}}\,P_t + \sqrt{1 - a_\text{prev}}\,\varepsilon$. After $t = 0$ there is no
+# `alphas_cumprod[t_prev]`: the scheduler's `final_alpha_cumprod` (1 here) takes its place. Return
+# $x_0$. The check runs it for 10 steps from two noise images against `ll.ddim_sample`.
+
+# %%
+def ddim_loop(model, x_T, steps):
+    # YOUR CODE HERE: for t in ll.ddim_timesteps(model, steps): eps, P_t (clipped), the step; return x_0
+    return None
+
+
+# %%
+ex.check_ddim_loop(model, ddim_loop)
+
+# %% [markdown]
+# ### Mini-project 02.4: how many DDIM steps does the model need?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 30-45 minutes on this mini-project.
+# ```
+#
+# The course samples with 10 or 20 steps; the model was trained on 1,000. Take a few noise images,
+# sample each with 5, 10 and 20 steps and with 50 as the reference, and measure how far each $x_0$ lies
+# from the reference: in pixels (the RMS distance) and in what the probe reads (each attribute's
+# mean $|\Delta|$ in units of its range, and whether glasses agree). Which attribute needs the most
+# steps, and is 10 enough for the course's edits? There is no check: one way, with its numbers, is in
+# the solutions.
+
+# %%
+# YOUR CODE HERE
 
 # %% [markdown]
 # ## What to remember

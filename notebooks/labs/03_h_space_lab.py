@@ -320,3 +320,63 @@ for a in ("smile", "glasses"):
 # smile is linearly decodable from h only weakly ($R^2$ 0.28 at 2,000 renders, A1). That is a limit of these *untrained*
 # directions, not of fixed shifts as such: Asyrp's learned editors (lecture 04) move smile for nearly
 # every face.
+
+# %% [markdown]
+# ## Exercises
+#
+# Exercises 03.1 and 03.2 are at the end of the [lecture](../03_h_space.ipynb); here the sampler
+# loop they lead to, and a mini-project. Fill in each cell marked `# YOUR CODE HERE`, then run the
+# check below it. Worked solutions are in `../solutions/03_h_space_solutions.ipynb`.
+
+# %%
+from latentlab.course import exercises as ex
+
+glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # Asyrp's learned raw dh: one dh per timestep
+
+# %% [markdown]
+# ### Exercise 03.3: Asyrp's sampler loop
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵🔵
+#
+# You should spend up to 20-30 minutes on this exercise.
+# ```
+#
+# Lecture 03's exercise 03.1 wrote one asymmetric step; now the whole reverse process. Write
+# `asyrp_sample(model, x_T, steps, editor, t_edit)`: DDIM's loop (exercise 02.3) over
+# `ll.ddim_timesteps(model, steps)` where every step with $t \ge t_\text{edit}$ takes Asyrp's step
+# (Eq. 4): $\Delta h$ = `editor(t, ll.h_of(model, x, t))`, the edited $\tilde\epsilon$ =
+# `ll.eps_of(model, x, t, dh=dh)` in $P_t$ (clipped to $[-1, 1]$), the unedited $\epsilon$ in $D_t$;
+# the steps below $t_\text{edit}$ are plain DDIM. Return $x_0$. The check runs it with the glasses
+# editor, 10 steps and $t_\text{edit} = 500$ against `ll.ddim_sample(model, x_T, 10, dh=editor,
+# t_edit=500)`, and names the usual slips (the symmetric step, edits below $t_\text{edit}$, no clip).
+
+# %%
+def asyrp_sample(model, x_T, steps, editor, t_edit):
+    # YOUR CODE HERE: DDIM's loop; at t >= t_edit, P_t from the edited eps, D_t from the unedited one
+    return None
+
+
+# %%
+ex.check_asyrp_loop(model, asyrp_sample, glasses_dh, t_edit=500)
+
+# %% [markdown]
+# ### Mini-project 03.4: does the symmetric step's cancellation grow with the number of steps?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 30-45 minutes on this mini-project.
+# ```
+#
+# The lecture says that putting the edited $\epsilon$ into both terms cancels part of the edit, and
+# all of it in the limit of small steps. Test that on whole trajectories: for a few faces, sample
+# with the glasses editor ($t_\text{edit} = 200$) asymmetrically and symmetrically (`asymmetric=False`)
+# at 5, 10 and 20 steps, and measure how far each moves $x_0$ from the unedited sample. Does the
+# symmetric share shrink with more steps, and does the probe still see glasses? There is no check:
+# one way, with its numbers, is in the solutions.
+
+# %%
+# YOUR CODE HERE

@@ -30,7 +30,7 @@
 # 4. a per-face table of one edit, re-run live;
 # 5. the untrained directions beside the learned editors, under the methods' registry names
 #    ([lecture 05](../05_haas_directions.ipynb) teaches those methods);
-# 6. two exercises.
+# 6. three exercises and a mini-project.
 
 # %%
 import math
@@ -249,7 +249,14 @@ smile_f, glasses_f = editor, ll.load_editor("glasses", 1.0, "f")
 smile_dh = ll.load_editor("smile", 1.0, "dh")
 
 # %% [markdown]
-# ### Exercise 1: scale and add two editors
+# ### Exercise 04.1: scale and add two editors
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
 #
 # An editor is a function $(t, h) \mapsto \Delta h$. Linearity says that scaling $\Delta h$ scales the
 # edit and adding two $\Delta h$ adds the edits. Write `mix`, the function
@@ -264,7 +271,14 @@ mix = None
 ex.check_editor_mix(smile_f, glasses_f, mix)
 
 # %% [markdown]
-# ### Exercise 2: does the edit depend on the face?
+# ### Exercise 04.2: does the edit depend on the face?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # `h_two` is the bottleneck of two different noisy inputs at $t = 500$. Evaluate the smile editor in
 # both forms, `smile_f` ($f_t(h)$) and `smile_dh` (the raw $\Delta h$), on `h_two`, and give for each
@@ -280,3 +294,55 @@ cos_dh = None
 
 # %%
 ex.check_editor_dependence(smile_f, smile_dh, h_two, 500, cos_f, cos_dh)
+
+# %% [markdown]
+# ### Exercise 04.3: the loss of one Asyrp training step
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 20-25 minutes on this exercise.
+# ```
+#
+# `ll.train_editor` trains an editor one step per timestep $t \ge t_\text{edit}$, on the loss of
+# Asyrp's Sec. 3.3 with the probe in CLIP's place: the probe's distance from the goal on the edited
+# prediction, plus an L1 term that keeps it near the unedited one,
+# $$L = \frac{|\mathrm{smile}(P_t(\tilde\epsilon)) - \text{goal}|}{2} + \lambda_1
+# \,\mathrm{mean}\,|P_t(\tilde\epsilon) - P_t(\epsilon)|,$$
+# averaged over the batch, with $\tilde\epsilon$ = `ll.eps_of(model, x_t, t, dh=dh)`, the unedited
+# $\epsilon$ = `ll.eps_of(model, x_t, t)`, $P_t$ unclipped (`ll.P_t(x_t, eps, a_t)`, $a_t$ =
+# `model.scheduler.alphas_cumprod[t]`) and 2 the range of smile (from $-1$ to 1). Write
+# `editor_loss(model, probe, x_t, t, dh, goal, l1)` returning $L$ as a tensor that the optimiser can
+# differentiate with respect to `dh`. The check compares its value and its gradient with the package's.
+
+# %%
+def editor_loss(model, probe, x_t, t, dh, goal, l1):
+    # YOUR CODE HERE: |smile(P_t(eps_edit)) - goal| / 2, averaged, + l1 * mean|P_t(eps_edit) - P_t(eps)|
+    return None
+
+
+# %%
+ex.check_editor_loss(model, probe, editor_loss)
+
+# %% [markdown]
+# ### Mini-project 04.4: does a leakage penalty stop the smile editor moving other attributes?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 45-60 minutes on this mini-project.
+# ```
+#
+# An edit *leaks* when it moves attributes it was not trained on. `train_editor(..., keep=w)` adds
+# $w$ times the other attributes' mean $|\text{change}|$ (in units of each range) to the loss, the part
+# of CLIP's directional loss the probe's goal lacks. Train two small raw-$\Delta h$ smile editors, one
+# with `keep=0` and one with a penalty, on the same seed and budget; apply each to the same faces and
+# measure the smile change and the leakage (the other ten attributes' mean $|\text{change}|$). Does the
+# leakage drop, and at what cost to smile? Keep the training small (`steps=10`, `t_edit=400`,
+# `trajectories=3`, `batch=2`: about ten seconds each). There is no check: one way, with its
+# numbers, is in the solutions.
+
+# %%
+# YOUR CODE HERE

@@ -24,7 +24,8 @@
 # 3. the paired direction (glasses) and Haas's supervised direction (hair colour) beat their random
 #    baselines in both comparison runs, and no untrained direction moves smile reliably;
 # 4. the asymmetric step moves the pixels more than the symmetric one for the same $\Delta h$;
-# 5. what each PCA and Jacobian edit moves, face by face, against random directions (section 5).
+# 5. what each PCA and Jacobian edit moves, face by face, against random directions (section 5);
+# 6. three exercises and a mini-project.
 #
 # The shipped run `data/runs/05_haas_structure.json` holds 1 and 2; the method comparison's shipped
 # runs (`data/compare/`) hold 3.
@@ -260,3 +261,115 @@ for g in [k for k in runs if k.startswith("random") and " x " in k]:
 # its change correlates with its start beyond the $-0.71$ of regression to the mean. Smile's spread
 # does not fall. A random baseline at matched pixel change is a "make it more generic" edit; every
 # comparison with it inherits this.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises on Haas et al.'s directions (PCA by hand, supervised, and the Jacobian's by power
+# iteration) and a mini-project. Fill in each cell marked `# YOUR CODE HERE`, then run the check below
+# it. Worked solutions: `../solutions/05_haas_directions_solutions.ipynb`.
+
+# %%
+from latentlab.course import exercises as ex
+from latentlab.jacobians import jacobian_products
+
+faces_ex, truth_ex = ll.render_faces(64, seed=51)
+h_ex = ll.h_of(model, ll.q_sample(model, faces_ex, 500, generator=torch.Generator().manual_seed(51)), 500)
+x_T0 = torch.randn(model.sample_shape, generator=torch.Generator().manual_seed(0))
+x_700 = ll.ddim_sample(model, x_T0, 10, return_trajectory=True, progress=False)[1][2]  # face 0 at t = 700
+
+# %% [markdown]
+# ### Exercise 05.1: the first principal direction, by hand
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
+#
+# `h_ex` holds h at $t = 500$ for 64 noised renders. Without `ll.pca_directions`: centre, take the
+# SVD of the $64 \times 2048$ matrix, and give `pc1`, the top principal direction in h's shape (unit
+# norm), and `explained`, $\sigma_1^2 / \sum_k \sigma_k^2$.
+
+# %%
+# YOUR CODE HERE: pc1 (one h's shape, unit norm) and explained (a number in [0, 1])
+pc1 = None
+explained = None
+
+# %%
+ex.check_pca_direction(h_ex, pc1, explained)
+
+# %% [markdown]
+# ### Exercise 05.2: a supervised direction for hair colour
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
+#
+# Haas's supervised direction is the mean h of the highest-scored samples minus the lowest (Eq. 11);
+# the kit takes 10 % at each end (registry `top`). Score with `truth_ex["hair_color"]` (6 faces at each
+# end) and compute `d_hair`.
+
+# %%
+# YOUR CODE HERE: d_hair, one h's shape
+d_hair = None
+
+# %%
+ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)
+
+# %% [markdown]
+# ### Exercise 05.3: Haas's directions by power iteration
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵🔵
+#
+# You should spend up to 20-30 minutes on this exercise.
+# ```
+#
+# Haas et al.'s Jacobian directions are the top right singular vectors of $J = \partial\epsilon/\partial h$
+# at one $x_t$. `jvp(V)` gives $J v$ for a block of directions in h, `vjp(U)` gives $J^\top u$ for a
+# block in eps (`jacobian_products` builds both from autograd: $J^\top u$ is the backward pass of
+# $\Delta h \mapsto$ `ll.eps_of(model, x_t, t, dh=dh)`, $J v$ its transpose). Extend exercise 01.4's power
+# iteration to a block of $k = 2$: start from a seeded random `V` of shape `(2, *h_shape)`, repeat
+# `V <- vjp(jvp(V))` and orthonormalise the block (`Q, _ = torch.linalg.qr(W.flatten(1).T)`, then
+# `V = Q.T.reshape(V.shape)`), 30 times; then $s_i = |J v_i|$. Here $x_t$ is face 0's state at
+# $t = 700$ of its 10-step trajectory. The check compares with `ll.eps_jacobian` (a block Krylov SVD).
+
+# %%
+jvp, vjp, h_shape = jacobian_products(model, x_700, 700, which="eps")  # blocks (b, *h_shape) <-> (b, 3, 32, 32)
+
+
+def power_directions(jvp, vjp, h_shape, k=2, iters=30, seed=0):
+    # YOUR CODE HERE: V <- orthonormalised vjp(jvp(V)), iters times; return S (k,), V (k, *h_shape)
+    return None, None
+
+
+S_haas, V_haas = power_directions(jvp, vjp, h_shape)
+
+# %%
+ex.check_haas_power_iteration(model, x_700, 700, S_haas, V_haas)
+
+# %% [markdown]
+# ### Mini-project 05.4: does face 0's $v_1$ at $t = 700$ transfer to other faces?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 45-60 minutes on this mini-project.
+# ```
+#
+# Haas et al. find a Jacobian direction on one sample and apply it to others. Take face 0's $v_1$ from
+# 05.3 and six other faces: compute each face's own $v_1$ at its $t = 700$ (`ll.eps_jacobian(model,
+# x_t, 700, k=1)`), compare it with face 0's ($|\cos|$, against $1/\sqrt{2048} = 0.022$ for random
+# directions), and edit each face with both (`ll.ddim_sample(..., dh=c * v, asymmetric=False)`, same
+# size $c$). Does face 0's direction change the same attributes as each face's own? There is no
+# check: one way, with its numbers, is in the solutions.
+
+# %%
+# YOUR CODE HERE

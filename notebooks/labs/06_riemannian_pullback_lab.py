@@ -25,7 +25,8 @@
 # 07 both use. Sections 2-7 measure, on three faces (A, B, C) with the attribute probe as the
 # instrument, what the lecture only names: the spectrum, the two editing rules side by side, which
 # attributes each $v_i$ moves and how stable "the $i$-th direction" is, transport and the multi-edit
-# loop, and Asyrp's premise that $h$ is locally linear.
+# loop, and Asyrp's premise that $h$ is locally linear. The exercises at the end (lecture 06's two,
+# x-space guidance written out, and a mini-project) use faces A and B.
 
 # %%
 import matplotlib.pyplot as plt
@@ -631,6 +632,111 @@ print("   |change| x sqrt(1 - a_t):", [round((e.norm() * (1 - a_edit).sqrt()).it
 # could change with more faces, a larger $k$ or a 256 px CelebA-HQ DDPM
 # (`ll.load_model("google/ddpm-ema-celebahq-256")`, the model Park et al.'s released code now uses; it
 # runs the same calls on a GPU).
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises and a mini-project on faces A and B of this lab: transport by hand, whether the
+# transported direction keeps its meaning, x-space guidance written out, and coarse to fine beyond
+# $v_1$. Each gives its difficulty, its importance and a time to spend on it, in ARENA's form. Fill in
+# each `None` (or the function body), then run the check below it; worked solutions are in
+# `../solutions/06_riemannian_pullback_solutions.ipynb`.
+
+# %%
+from latentlab.course import exercises as ex  # noqa: E402
+
+svd_A, svd_B = svds[(0, T_EDIT)], svds[(1, T_EDIT)]  # faces A and B at t = 600, k = 8
+u = svd_A.U[0]  # face A's first h-direction
+
+# %% [markdown]
+# ### Exercise 06.1: transport a direction by hand
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
+#
+# Carry face A's first $h$-direction `u` to face B as Park et al. do, without `ll.transport`:
+# weights $c = U_B^\top u$ (one per singular triplet of B, on flattened tensors), then
+# $v = \sum_i c_i v_i^B$, normalised to unit length. $v$ is an x-space direction at face B.
+
+# %%
+# YOUR CODE HERE: v_AB, one x_t's shape, unit norm
+v_AB = None
+
+# %%
+ex.check_transport(u, svd_B, v_AB)
+
+# %% [markdown]
+# ### Exercise 06.2: does it still mean the same thing?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
+#
+# At face A, `u` is what $v_1^A$ does to $h$. The transported `v_AB` keeps that meaning at face B if
+# it moves face B's $h$ the same way: if $J_B v$ points along `u`. Compute `cos_meaning`, the cosine
+# between `u` and $J_B v$ (from the SVD, $J_B v_i^B = s_i^B u_i^B$; or a small finite difference of
+# `ll.h_of` at face B), and `keeps_meaning`: `True` if it is at least 0.7. What limits it?
+
+# %%
+# YOUR CODE HERE: cos_meaning (a number) and keeps_meaning (True or False)
+cos_meaning = None
+keeps_meaning = None
+
+# %%
+ex.check_transport_meaning(u, svd_B, v_AB, cos_meaning, keeps_meaning)
+
+# %% [markdown]
+# ### Exercise 06.3: x-space guidance, written out
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 20-30 minutes on this exercise.
+# ```
+#
+# Section 4 called `ll.x_space_guidance`; now write it. Park et al.'s released code edits $x_t$ by
+# $n$ repeats of
+# $x_t \leftarrow x_t + \gamma\,[\varepsilon_\theta(x_t + v) - \varepsilon_\theta(x_t)]$ with $v$
+# fixed: each step follows the change of the noise prediction that $v$ causes, evaluated at the
+# current $x_t$. Complete `guide` for one sample `x_t` of shape `(3, 32, 32)`, with
+# `ll.eps_of(model, x, t)`. The check runs it at face A's $x_t$ along its $v_1$ at two settings of
+# $(\gamma, n)$ and compares with `ll.x_space_guidance`. Its message gives the cosine between the
+# guided step and $v_1$: compare it with section 4's.
+
+# %%
+def guide(model, x_t, t, v, gamma, n):
+    # YOUR CODE HERE: n guidance steps from x_t, then return the guided x_t
+    return None
+
+
+# %%
+ex.check_x_space_guidance(model, x_at[T_EDIT][0], T_EDIT, svd_A.V[0], guide)
+
+# %% [markdown]
+# ### Mini-project 06.4: coarse to fine, beyond $v_1$
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 45-60 minutes on this mini-project.
+# ```
+#
+# The lecture's "coarse to fine" rests on $v_1$ alone and on one measure, the neighbour correlation.
+# Does it hold for the whole top-8 basis, and under a measure that reads frequencies directly? For
+# faces A and B at the four timesteps (`svds[(f, t)]`, $f$ = 0, 1), measure each $v_i$'s share of
+# energy at low spatial frequencies (for instance, the share of $|\mathrm{FFT}|^2$ within a radius of
+# 4 cycles per image), set it beside blurred and plain random unit directions
+# (`random_directions`), and say whether the order over $t$ is the same for every $i$. Open-ended:
+# choose your own measure and say why. One worked way, with its numbers, is in the solutions.
 
 # %% [markdown]
 # ## What to remember

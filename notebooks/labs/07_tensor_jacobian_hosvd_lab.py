@@ -32,7 +32,7 @@
 # 4. face 0 up close: the top five rank-1 directions, two identities, per-attribute effects, the
 #    two signs of the step, and what the row and column profiles move.
 #
-# Then two exercises (a HOSVD by hand; equal parameter budgets). Whether $v_1$ beats random smooth
+# Then three exercises (a HOSVD by hand; equal parameter budgets; HOOI written out) and a mini-project. Whether $v_1$ beats random smooth
 # directions is tested in lecture 06's lab, not here.
 
 # %%
@@ -405,10 +405,20 @@ for label, att, direction in (("pos_x", px, (0, 0, 2)), ("pos_y", py, (0, 1, 0))
 # %% [markdown]
 # ## Exercises
 #
-# Fill in each cell marked `# YOUR CODE HERE` (replace every `None`), then run the check below it.
-# Worked solutions: `../solutions/07_tensor_jacobian_hosvd_solutions.ipynb`.
+# Three exercises and a mini-project: a truncated HOSVD by hand, equal parameter budgets, HOOI
+# written out, and where Tucker's advantage comes from. Each gives its difficulty, its importance and a
+# time to spend on it, in ARENA's form. Fill in each cell marked `# YOUR CODE HERE` (replace every
+# `None`, or complete the function), then run the check below it. Worked solutions:
+# `../solutions/07_tensor_jacobian_hosvd_solutions.ipynb`.
 #
-# ### Exercise 1: a truncated HOSVD by hand
+# ### Exercise 07.1: a truncated HOSVD by hand
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # `T` is a 4 x 5 x 6 tensor: two rank-1 terms plus a little noise. For each mode $n$, unfold it
 # (`T.movedim(n, 0).reshape(T.shape[n], -1)`) and take the top 2 left singular vectors as the
@@ -432,7 +442,14 @@ energy = None
 ex.check_hosvd_energy(T, (2, 2, 2), factors, energy)
 
 # %% [markdown]
-# ### Exercise 2: equal parameter budgets
+# ### Exercise 07.2: equal parameter budgets
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
 #
 # How many numbers does a Tucker model of the Jacobian (shape `J_shape`) with ranks
 # `(16, 4, 4, 3, 8, 8)` store (core plus factor matrices)? And what is the largest rank $k$ of a
@@ -447,6 +464,58 @@ k_svd = None
 
 # %%
 ex.check_parameter_budget(J_shape, ranks, n_tucker, k_svd)
+
+# %% [markdown]
+# ### Exercise 07.3: HOOI, the iteration that refines a HOSVD
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵⚪⚪⚪
+#
+# You should spend up to 20-30 minutes on this exercise.
+# ```
+#
+# The truncated HOSVD of exercise 07.1 takes each factor from $T$ alone; it is not the best Tucker
+# model of its ranks. Higher-order orthogonal iteration (HOOI; De Lathauwer, De Moor & Vandewalle
+# 2000) improves it by sweeps: for each mode $n$ in turn, project $T$ on every *other* mode's current
+# factor, $Y = T \times_m A_m^\top$ for all $m \neq n$, and replace $A_n$ by the top $r_n$ left
+# singular vectors of $Y$'s mode-$n$ unfolding; the next mode already uses the new $A_n$. After the
+# last sweep the core is $T \times_1 A_1^\top \times_2 A_2^\top \times_3 A_3^\top$. Complete
+# `hooi(T, ranks, n_iter)` (`n_iter = 0`: the HOSVD). The check runs it for 0, 1 and 8 sweeps on the
+# noise tensor `T3` and compares the energy its core keeps with `latentlab.hosvd.hosvd(T3, ranks,
+# n_iter=...)`, the call section 1 makes on face 0's Jacobian.
+
+# %%
+T3 = torch.randn(6, 7, 8, generator=torch.Generator().manual_seed(72), dtype=torch.float64)
+
+
+def hooi(T, ranks, n_iter):
+    # YOUR CODE HERE: factors from the HOSVD, then n_iter sweeps; return (core, factors)
+    return None
+
+
+# %%
+ex.check_hooi(T3, (2, 2, 2), hooi)
+
+# %% [markdown]
+# ### Mini-project 07.4: where does Tucker's advantage come from?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 45-60 minutes on this mini-project.
+# ```
+#
+# Section 1 shows that at small budgets the Tucker model keeps more of $\|J\|^2$ than the flattened
+# SVD on most faces, by different amounts. Which property of a face's Jacobian goes with a larger
+# advantage? The shipped run's table `df` holds, per face, the energies at equal budgets (`svd_k`,
+# `tucker_k`) and measurements of the modes: how many components reach 90 % of each mode's energy
+# (`n90_*`), the first colour component's share (`colour0_share`), how much each $h$ position reads
+# its own patch (`own_patch_median`). Pick a measure of the advantage, state your hypotheses before
+# looking, test them over the 26 faces (a rank correlation, counted for the number of hypotheses), and
+# say what a mode's structure would explain. One worked way is in the solutions.
+
 
 # %% [markdown]
 # ## What to remember

@@ -178,8 +178,11 @@ for r in rows:
 # %% [markdown]
 # ## Exercises
 #
-# The lecture's exercises, on a fresh editor as the lecture opens it. Fill in each cell marked
-# `# YOUR CODE HERE` (replace every `None`), then run the check below it. Worked solutions:
+# Four exercises and a mini-project, on a fresh editor as the lecture opens it: the strength from
+# Python, when the smile edit takes the glasses off, whether two edits add, a strength set to a pixel
+# budget by bisection, and additivity against strength. Each gives its difficulty, its importance and
+# a time to spend on it, in ARENA's form. Fill in each cell marked `# YOUR CODE HERE` (replace every
+# `None`, or complete the function), then run the check below it. Worked solutions:
 # `../solutions/08_widget_editor_solutions.ipynb`.
 
 # %%
@@ -190,7 +193,14 @@ session = editor.session
 display(editor, exclude={"text/plain"})
 
 # %% [markdown]
-# ### Exercise 1: set the strength from Python
+# ### Exercise 08.1: set the strength from Python
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵⚪⚪⚪
+#
+# You should spend up to 5-10 minutes on this exercise.
+# ```
 #
 # With the editor as it opened (Asyrp $f$, smile -> +1, seed 1), set the strength to 1.5,
 # wait for the full image, and give `smile_change`: the edited face's smile reading minus the
@@ -204,7 +214,14 @@ smile_change = None
 ex.check_strength_reading(editor, smile_change)
 
 # %% [markdown]
-# ### Exercise 2: when does the smile edit take the glasses off?
+# ### Exercise 08.2: when does the smile edit take the glasses off?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # On the grid `GRID`, find `c_off`, the smallest strength at which the edited face's glasses reading
 # falls below 0.5, and `smile_kept`, the smile reading at the strength just below `c_off`.
@@ -221,7 +238,14 @@ smile_kept = None
 ex.check_glasses_off(model, editor.x_T, c_off, smile_kept)
 
 # %% [markdown]
-# ### Exercise 3: are two edits additive?
+# ### Exercise 08.3: are two edits additive?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
 #
 # Edit A is `Edit("Asyrp f", "smile -> +1", 1.0)`, edit B `Edit("Asyrp f", "glasses -> 0", 1.0)`.
 # Make the face edited by A, by B, and by both (`session.render(A, B)` adds their dh in h), read all
@@ -234,3 +258,66 @@ error = None
 
 # %%
 ex.check_additivity(model, editor.x_T, error)
+
+# %% [markdown]
+# ### Exercise 08.4: a strength for a pixel budget, by bisection
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
+#
+# Lecture 10 compares methods at one **pixel budget**: every edit is scaled until its RMS pixel
+# change meets the budget, so that no method wins by simply editing more. The change grows with the
+# strength $c$, so a bisection finds the $c$ that meets it: keep a bracket `[lo, hi]` whose pixel
+# change at `lo` is below the budget and at `hi` above it, test its midpoint, keep the half that still
+# brackets the budget, and stop when `hi - lo < tol`. Complete `strength_for_budget(pixels_at,
+# budget, lo, hi, tol)`, which returns the midpoint of the last bracket, then find `c`, the smile
+# edit's strength at a budget of 0.15 (lecture 10's), with `pixels_at` below (face seed 1, 10 DDIM
+# steps), on `[0, 2]` with `tol = 0.02`. The check first runs your function on two curves with
+# known roots, then renders the edit at your `c`.
+
+# %%
+from latentlab.metrics import pixel_change  # noqa: E402
+
+smile_f = ll.load_editor("smile", 1.0, kind="f")
+x_T1 = torch.randn(1, *model.sample_shape, generator=torch.Generator().manual_seed(1))  # face seed 1
+base_10 = ll.ddim_sample(model, x_T1, 10, progress=False)
+
+
+def pixels_at(c):  # RMS pixel change of the smile edit at strength c (10 steps, asymmetric from t = 200)
+    x = ll.ddim_sample(model, x_T1, 10, dh=lambda t, h: c * smile_f(t, h), t_edit=200, asymmetric=True,
+                       progress=False)
+    return pixel_change(x, base_10).mean().item()
+
+
+def strength_for_budget(pixels_at, budget, lo, hi, tol):
+    # YOUR CODE HERE: halve [lo, hi] until hi - lo < tol; return the midpoint
+    return None
+
+
+# YOUR CODE HERE: c, the strength whose pixel change meets 0.15
+c = None
+
+# %%
+ex.check_strength_for_budget(model, x_T1, strength_for_budget, c, 0.15)
+
+# %% [markdown]
+# ### Mini-project 08.5: do two edits add better when they are small?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 30-45 minutes on this mini-project.
+# ```
+#
+# Exercise 08.3 measured the additivity of the smile and glasses-off edits at $c = 1$, on one face.
+# Asyrp's claim of additive $h$-space edits is a first-order one, so the error should shrink as the
+# edits do. Does it, and from which strength does it grow? Measure `ll.additivity_error` at several
+# strengths (the same $c$ for both edits) on a few faces, say how you would tell a trend from the
+# spread between faces, and whether the probe's two attributes are the right instrument. Hint: one
+# `ll.ddim_sample` call can render every face, strength and edit at once, with a `dh` that scales each
+# sample's edit by its own strength. One worked way is in the solutions.

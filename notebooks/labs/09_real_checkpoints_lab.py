@@ -200,9 +200,12 @@ for sign in (-1, 1):
 #
 # ## Exercises
 #
-# Three exercises, none of which downloads anything: how h scales with the input, what a pullback
-# costs, and the safetensors-only rule. Fill in each cell marked `# YOUR CODE HERE` (replace every
-# `None`), then run the check below it. Worked solutions: `../solutions/09_real_checkpoints_solutions.ipynb`.
+# Four exercises and a mini-project, none of which downloads anything: how h scales with the input,
+# what a pullback costs, the safetensors-only rule, h read by a forward hook, and predicting a full-size
+# call's time from narrow models. Each gives its difficulty, its importance and a time to spend on it,
+# in ARENA's form. Fill in each cell marked `# YOUR CODE HERE` (replace every `None`, or complete the
+# function), then run the check below it. Worked solutions:
+# `../solutions/09_real_checkpoints_solutions.ipynb`.
 
 # %%
 import tempfile  # noqa: E402
@@ -211,7 +214,14 @@ from pathlib import Path  # noqa: E402
 from latentlab.course import exercises as ex  # noqa: E402
 
 # %% [markdown]
-# ### Exercise 1: h at scale
+# ### Exercise 09.1: h at scale
+#
+# ```yaml
+# Difficulty: 🔴⚪⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # Build the celebahq-256 architecture at reduced width with random weights,
 # `random_model("celebahq-256", width=16)` (same blocks, every channel count divided by 16), and again
@@ -229,7 +239,14 @@ factor = None
 ex.check_h_scaling(h_256, h_128, factor)
 
 # %% [markdown]
-# ### Exercise 2: what a pullback costs
+# ### Exercise 09.2: what a pullback costs
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # `pullback` runs block iterations; each one computes $J V$ by forward mode and $U^\top J$ by reverse
 # mode for all k directions. Time a pullback with k = 3 and `max_iters=2` (and `return_info=True`)
@@ -248,7 +265,14 @@ est_seconds = None
 ex.check_pullback_cost(seconds, info, products_per_iter, est_seconds)
 
 # %% [markdown]
-# ### Exercise 3: a checkpoint folder, safetensors only
+# ### Exercise 09.3: a checkpoint folder, safetensors only
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
 #
 # Save a small random celebahq-256 model (below) as a pipeline folder with
 # `write_pipeline(small, folder, "celebahq-256")` (from `latentlab.architectures`), and load it back
@@ -266,3 +290,49 @@ refused = None
 
 # %%
 ex.check_checkpoint_folder(small, folder, loaded, refused)
+
+# %% [markdown]
+# ### Exercise 09.4: h by a forward hook
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
+#
+# `ll.h_of` reads $h$, the output of the U-Net's middle block, with a forward hook, so the same call
+# works on any diffusers U-Net. Write `h_by_hook(unet, x, t)`: register a forward hook on
+# `unet.mid_block` that keeps its `output`, run `unet(x, t)`, remove the hook whatever happens (keep
+# the handle `register_forward_hook` returns; `handle.remove()` in a `finally:`), and return $h$. The
+# check runs it on `small` (celebahq-256 at width 16, 64 px) on a batch of 2 and compares with
+# `ll.h_of`; a hook left behind would run on every later call, so the check looks for one too. The same
+# function reads $h$ of the full-size model, `random_model("celebahq-256")`, at a far higher cost per
+# call on a CPU.
+
+# %%
+def h_by_hook(unet, x, t):
+    # YOUR CODE HERE: hook unet.mid_block, run unet(x, t), remove the hook, return what it saw
+    return None
+
+
+# %%
+ex.check_h_by_hook(small, h_by_hook)
+
+# %% [markdown]
+# ### Mini-project 09.5: a full-size call's time, predicted from narrow models
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵⚪⚪⚪
+#
+# You should spend up to 30-45 minutes on this mini-project.
+# ```
+#
+# Section 2 timed the full-size architecture directly. Could you have predicted that time from
+# narrow models alone? Build `random_model("celebahq-256", width=w, sample_size=64)` for a few widths
+# $w$ (every channel count divided by $w$), time one forward pass of a batch of one and count the
+# parameters, fit how each grows as $w$ shrinks, and extrapolate to $w = 1$ and then to 256 px. Which
+# part of the cost does a narrow model not show (think of what does not shrink with the channels), and
+# how far would you trust the extrapolation? Time with the median of a few repeats: the machine may be
+# busy. One worked way is in the solutions.

@@ -296,9 +296,22 @@ print(shown[list(cols)].rename(columns=cols).round(2).to_string(index=False))
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise ends with a check that says what is right, or gives a hint.
+# Four exercises and a mini-project: a bootstrap interval by hand, which methods beat random, whether
+# one run would have told you, a paired permutation test written out, and how many faces an effect
+# needs. Each gives its difficulty, its importance and a time to spend on it, in ARENA's form, and each
+# exercise ends with a check that says what is right, or gives a hint. Worked solutions:
+# `../solutions/10_which_direction_method_solutions.ipynb`.
 #
-# **Exercise 1: an interval by hand.** Section 2's figure draws each method's mean change with a 95 %
+# ### Exercise 10.1: an interval by hand
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
+#
+# Section 2's figure draws each method's mean change with a 95 %
 # bootstrap interval. Compute one yourself, for Haas's PCA directions and hair colour in run 1
 # (`samples`): the mean `change` over the faces that can move (`movable`), then resample those faces
 # with replacement 2,000 times, average each resample, and take the 2.5 % and 97.5 % quantiles of the
@@ -315,29 +328,49 @@ mean, lo, hi = None, None, None
 ex.check_bootstrap_interval(samples, "hair_color", "Haas PCA", mean, lo, hi)
 
 # %% [markdown]
-# **Exercise 2: which six-candidate methods beat random for hair colour?** Redo section 3's test
-# in run 2, as if it were a first run, for the methods of hair colour that offer six candidates
+# ### Exercise 10.2: which six-candidate methods beat random for hair colour?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 15-20 minutes on this exercise.
+# ```
+#
+# Redo section 3's test in run 2, as if it were a first run, for the methods of hair colour that offer six candidates
 # (Haas's Jacobian and Park's three rules), each against its matched baseline, the six-candidate
 # random row. `six` holds their rows of run 2, with that baseline named `random`: for each method,
 # the per-face change minus random's on the same faces (the movable faces), Wilcoxon's signed-rank
 # test (`scipy.stats.wilcoxon`); keep the methods with a positive mean difference and
-# $p < 0.05 / 28$ (section 3's 28 tests). Put the set of names in `answer` (it may be empty). Which
-# would you have kept at an uncorrected 0.05, and which small p belongs to a method *worse* than
-# random?
+# $p < 0.05 / 28$ (section 3's 28 tests). Put the set of names in `answer` (it may be empty). Then
+# `uncorrected`: the methods you would have kept at an uncorrected 0.05 (p < 0.05 and a positive mean
+# difference); and `worse`: the methods with p < 0.05 whose mean difference is *negative*, worse than
+# random. The check assesses all three sets.
 
 # %%
 six_rules = ["Haas Jacobian", "Park pullback (move)", "Park pullback (guidance)", "Park transported"]
 s2 = runs[2][1]
 six = s2[(s2.attr == "hair_color") & s2.method.isin(six_rules + ["random (6)"])].replace(
     {"method": {"random (6)": "random"}})
-# YOUR CODE HERE: a set of method names
-answer = None
+# YOUR CODE HERE: three sets of method names (each may be empty)
+answer = None  # a positive difference and p < 0.05 / 28
+uncorrected = None  # a positive difference and p < 0.05
+worse = None  # a negative difference and p < 0.05
 
 # %%
-ex.check_beats_random(six, "hair_color", answer)
+ex.check_beats_random(six, "hair_color", answer, uncorrected, worse)
 
 # %% [markdown]
-# **Exercise 3: would one run have told you?** Section 6 correlates the two runs' rankings. For
+# ### Exercise 10.3: would one run have told you?
+#
+# ```yaml
+# Difficulty: 🔴🔴⚪⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 10-15 minutes on this exercise.
+# ```
+#
+# Section 6 correlates the two runs' rankings. For
 # smile, compute Spearman's rank correlation of the methods' `change` between run 1 (`runs[1][0]`)
 # and run 2 (`runs[2][0]`) *without* the two Asyrp editors (the three random rows included, as in
 # section 6), matching the methods by name. What does the number say about choosing an unlearned
@@ -349,3 +382,50 @@ rho = None
 
 # %%
 ex.check_rank_correlation(runs[1][0], runs[2][0], "smile", rho)
+
+# %% [markdown]
+# ### Exercise 10.4: a paired permutation test, written out
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵🔵⚪
+#
+# You should spend up to 20-25 minutes on this exercise.
+# ```
+#
+# Section 3's Wilcoxon test ranks the per-face differences. A **paired permutation test** assumes
+# less: if a method is no better than its baseline, each face's difference $a_i - b_i$ is as likely
+# to be positive as negative, so flipping the signs at random gives the null distribution of the mean
+# difference. Complete `permutation_p(a, b, n_resamples, seed)`: the one-sided p of "a beats b",
+# $(k + 1) / (n + 1)$, where $k$ counts the $n$ resampled means at least as large as the observed mean
+# difference (the observed statistic counts as one resample, so p is never 0). The check runs it on
+# two known cases against scipy's exact test; then apply it to Park transported against `random` in
+# `six` (exercise 10.2) and compare with Wilcoxon's p there.
+
+# %%
+def permutation_p(a, b, n_resamples, seed):
+    # YOUR CODE HERE: random sign flips of a - b; return (k + 1) / (n_resamples + 1)
+    return None
+
+
+# %%
+ex.check_paired_permutation(permutation_p)
+
+# %% [markdown]
+# ### Mini-project 10.5: how many faces does an effect need?
+#
+# ```yaml
+# Difficulty: 🔴🔴🔴⚪⚪
+# Importance: 🔵🔵🔵⚪⚪
+#
+# You should spend up to 30-45 minutes on this mini-project.
+# ```
+#
+# Section 3 tests each method on 61-64 held-out faces. How many faces does a given effect need? Take
+# a few (method, matched baseline) pairs from run 1's per-face table (a strong one, such as the Asyrp
+# smile editor against `random (1)`, and a weak one, such as Park transported for hair colour against
+# `random (6)`), draw subsets of N faces (say N = 8, 16, 32 and all of them), and count how often the
+# test passes at 0.05 and at 0.05 / 28: the test's *power* at that N for an effect of that size.
+# What N would a replication in run 2 need for the weak effect, and what does that say about single
+# runs? Subsampling re-uses the same faces: say what that does to your estimate. One worked way is in
+# the solutions.

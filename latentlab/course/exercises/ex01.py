@@ -1,18 +1,20 @@
 """Exercise checks of notebook 01, the pushforward and the SVD: the SVD of a 2 x 2 matrix by hand (01.1),
-`topk_svd` from Jacobian-vector products alone (01.2), a direction in a wide Jacobian's kernel (01.3).
+`topk_svd` from Jacobian-vector products alone (01.2), a direction in a wide Jacobian's kernel (01.3),
+power iteration for the top singular pair, written by the student from jvp and vjp (01.4).
 
 The references are dense SVDs (`torch.linalg.svd`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from .feedback import Hint, abs_cos, as_tensor, checker, is_close, svd_parts
+from .feedback import Hint, abs_cos, as_number, as_tensor, call_answer, checker, is_close, svd_parts
 
-__all__ = ["check_svd_by_hand", "check_topk_svd", "check_kernel_direction"]
+__all__ = ["check_svd_by_hand", "check_topk_svd", "check_kernel_direction", "check_power_iteration"]
 
 
 @checker("01.1 the SVD by hand", ("S", "v1"),
@@ -120,3 +122,81 @@ def check_kernel_direction(J: Tensor, v: Any) -> str:
         raise Hint(f"|J v| = {residual:.1e}: nearly 0, as typed-in (rounded) numbers leave it; compute v in code "
                    "(the last row of the full SVD's Vh) rather than typing it.")
     raise Hint(f"|J v| = {residual:.1e}, not 0: the kernel is spanned by the rows of Vh beyond the rank of J.")
+
+
+def _matrix_with_spectrum(m: int, n: int, s: Sequence[float], seed: int) -> Tensor:
+    """A float64 m x n matrix U diag(s) V^T with random orthonormal U, V: its SVD is known by construction."""
+    g = torch.Generator().manual_seed(seed)
+    U = torch.linalg.qr(torch.randn(m, m, generator=g, dtype=torch.float64))[0]
+    V = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0]
+    return U[:, :len(s)] @ torch.diag(torch.tensor(s, dtype=torch.float64)) @ V[:, :len(s)].T
+
+
+def _products(M: Tensor) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """jvp(v) = M v and vjp(u) = M^T u, each refusing a vector of the other side's length with a hint."""
+    m, n = M.shape
+
+    def take(x: Any, size: int, name: str, other: str) -> Tensor:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        if x.shape != (size,):
+            raise Hint(f"{name} was given a vector of shape {tuple(x.shape)}; it takes {other} of length {size}. "
+                       "Are jvp and vjp swapped, or is one of them missing (v <- vjp(jvp(v)))?")
+        return x
+
+    return (lambda v: M @ take(v, n, "jvp", "an input direction v"),
+            lambda u: M.T @ take(u, m, "vjp", "an output direction u"))
+
+
+@checker("01.4 power iteration from products", ("power_iteration",),
+         "Fill in `power_iteration(jvp, vjp, v0, iters)`, returning (s1, v1): repeat v <- vjp(jvp(v)) / norm.")
+def check_power_iteration(power_iteration: Any, iters: int = 50) -> str:
+    """Exercise 01.4: the top singular pair of a 5 x 8 map given only by jvp(v) = M v and vjp(u) = M^T u.
+
+    The student's `power_iteration(jvp, vjp, v0, iters) -> (s1, v1)` runs on a matrix built with a
+    known spectrum (3, 1.5, 0.8, 0.4, 0.1); the reference is its dense SVD.
+
+    >>> def power_iteration(jvp, vjp, v0, iters):
+    ...     v = v0 / v0.norm()
+    ...     for _ in range(iters):
+    ...         v = vjp(jvp(v))
+    ...         v = v / v.norm()
+    ...     return jvp(v).norm(), v
+    >>> check_power_iteration(power_iteration).ok
+    True
+    >>> check_power_iteration(lambda jvp, vjp, v0, iters: (3.0, jvp(v0))).message[:29]
+    'v1 has 5 entries, the output '
+    """
+    M = _matrix_with_spectrum(5, 8, (3.0, 1.5, 0.8, 0.4, 0.1), seed=4)
+    jvp, vjp = _products(M)
+    v0 = torch.randn(8, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    out = call_answer(power_iteration, "power_iteration", jvp, vjp, v0.clone(), iters)
+    if out is None:
+        raise Hint("`power_iteration` returned None: write its loop and `return s1, v1`.")
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise Hint(f"`power_iteration` should return two things, (s1, v1); it returned a {type(out).__name__}.")
+    s1, v1 = out
+    v1 = torch.as_tensor(v1.detach() if isinstance(v1, Tensor) else v1, dtype=torch.float64).flatten()
+    if v1.shape == (5,):
+        raise Hint("v1 has 5 entries, the output space's size: that is an output direction (u_1 = J v_1 / s_1). "
+                   "Return the input direction v, after the vjp.")
+    v1 = as_tensor(v1, "v1", (8,)) if torch.isfinite(v1).all() else None
+    if v1 is None:
+        raise Hint("v1 holds inf or NaN: v grows by s_1^2 every iteration unless you divide it by its norm "
+                   "inside the loop.")
+    ref = torch.linalg.svd(M)
+    cos = abs_cos(v1, ref.Vh[0])
+    if cos < 1 - 1e-6:
+        if abs_cos(v1, v0) > 1 - 1e-9:
+            raise Hint("v1 is the start vector v0: nothing was iterated. Repeat v <- vjp(jvp(v)), `iters` times.")
+        raise Hint(f"v1 is not yet the top right singular vector (|cosine| {cos:.4f} with it): repeat "
+                   f"v <- vjp(jvp(v)) `iters` times (each multiplies v by J^T J).")
+    if abs(v1.norm().item() - 1) > 1e-6:
+        raise Hint(f"v1 points the right way but has length {v1.norm().item():.3g}: divide it by its norm "
+                   "(inside the loop, or it overflows after more iterations).")
+    s = as_number(s1, "s1")
+    if abs(s - ref.S[0].item() ** 2) < 1e-6:
+        raise Hint(f"s1 = {s:.4f} is s_1^2 = |J^T J v|: the singular value is |J v| = |jvp(v1)|.")
+    if abs(s - ref.S[0].item()) > 1e-6 * ref.S[0].item():
+        raise Hint(f"v1 is right, s1 = {s:.4f} is not: s_1 = |J v_1| = |jvp(v1)| (a norm, not a sum or mean).")
+    return (f"s_1 = {s:.3f} and v_1 agree with the dense SVD (|cosine| {cos:.8f}), from {2 * iters} products: "
+            f"each iteration shrinks the other directions by (s_2/s_1)^2 = {(ref.S[1] / ref.S[0]).item() ** 2:.2f}.")

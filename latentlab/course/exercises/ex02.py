@@ -1,8 +1,8 @@
-"""Exercise checks of notebook 02, DDIM: one deterministic step by hand (02.1), and how P_t amplifies an
-error in the predicted noise (02.2).
+"""Exercise checks of notebook 02, DDIM: one deterministic step by hand (02.1), how P_t amplifies an
+error in the predicted noise (02.2), and the whole sampler loop written by the student (02.3).
 
-The references are diffusers' own `DDIMScheduler.step` and closed forms in the scheduler's
-`alphas_cumprod`.
+The references are diffusers' own `DDIMScheduler.step`, closed forms in the scheduler's
+`alphas_cumprod`, and `ddim_sample` (which equals a loop over `DDIMScheduler.step`).
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import torch
 from torch import Tensor
 
 import latentlab as ll
+from latentlab.ddim import clip_P_t
 
-from .feedback import Hint, as_model, as_number, as_tensor, checker, grid_t, is_close
+from .feedback import Hint, as_model, as_number, as_tensor, call_answer, checker, grid_t, is_close
 
-__all__ = ["check_ddim_step", "check_noise_amplification"]
+__all__ = ["check_ddim_step", "check_noise_amplification", "check_ddim_loop"]
 
 
 def _scheduler_step(model, x_t: Tensor, t: int, steps: int) -> tuple[Tensor, Tensor]:
@@ -114,3 +115,66 @@ def check_noise_amplification(model: Any, gain: Any, t_cross: Any, steps: int = 
                    f"(look at grid[gain < 1]).")
     return (f"P_t multiplies an error in eps by {ref[0].item():.0f} at t = {grid[0].item()} and by less than 1 only "
             f"from t = {want} down: at large t, P_t is mostly the amplified error of the noise prediction.")
+
+
+def _loop(model: ll.Model, x_T: Tensor, steps: int, *, clip: bool = True, last: str = "final",
+          stride: int | None = None, alphas: str = "alphas_cumprod", order: str = "descending") -> Tensor:
+    """A hand-written DDIM loop with one slip switched on: the checker's map from wrong answers to hints."""
+    a = getattr(model.scheduler, alphas).double()
+    grid = ll.ddim_timesteps(model, steps).tolist()
+    grid = grid if order == "descending" else grid[::-1]
+    stride = stride or model.num_train_timesteps // steps
+    final = float(model.scheduler.final_alpha_cumprod) if last == "final" else a[0].item()
+    x = x_T.double()
+    for t in grid:
+        eps = ll.eps_of(model, x.float(), t).double()
+        a_prev = a[t - stride] if t - stride >= 0 else torch.tensor(final, dtype=torch.float64)
+        p = (x - (1 - a[t]).sqrt() * eps) / a[t].sqrt()
+        x = a_prev.sqrt() * (clip_P_t(model, p, True) if clip else p) + (1 - a_prev).sqrt() * eps
+    return x
+
+
+@checker("02.3 the DDIM sampler loop", ("ddim_loop",),
+         "Fill in `ddim_loop(model, x_T, steps)`: for t in ll.ddim_timesteps(model, steps), one DDIM step "
+         "(exercise 02.1) from t to t - 1000 // steps; return x_0.")
+def check_ddim_loop(model: Any, ddim_loop: Any, steps: int = 10, n: int = 2) -> str:
+    """Exercise 02.3: the student's deterministic DDIM sampler, against `ll.ddim_sample` (which equals a
+    loop over diffusers' `DDIMScheduler.step`), from `n` noise images of seed 0.
+
+    >>> import latentlab as ll
+    >>> check_ddim_loop(ll.tiny_model(), lambda model, x_T, steps: x_T).message[:40]
+    'Your loop returned x_T unchanged: for ea'
+    """
+    model = as_model(model)
+    x_T = torch.randn(n, *model.sample_shape, generator=torch.Generator().manual_seed(0))
+    out = call_answer(ddim_loop, "ddim_loop", model, x_T.clone(), steps)
+    if out is None:
+        raise Hint("`ddim_loop` returned None: write its loop and `return x` at the end.")
+    x0 = as_tensor(out, "ddim_loop(model, x_T, steps)", tuple(x_T.shape))
+    ref = ll.ddim_sample(model, x_T, steps, progress=False).double()
+    if is_close(x0, ref, 1e-4):
+        return (f"your {steps}-step loop gives ll.ddim_sample's x_0 (largest difference "
+                f"{(x0 - ref).abs().max().item():.1e}): {steps} U-Net calls, each split into P_t and D_t.")
+    if is_close(x0, x_T.double(), 1e-6):
+        raise Hint("Your loop returned x_T unchanged: for each t, predict eps, form P_t and D_t, and overwrite x.")
+    slips = [
+        (dict(clip=False), "Right except where P_t leaves [-1, 1]: clip P_t to [-1, 1] at every step, as the "
+                           "scheduler does (clip_sample=True); at large t many entries leave it."),
+        (dict(last="first"), "Every step but the last is right: after t = 0 the level is the scheduler's "
+                             f"final_alpha_cumprod = {float(model.scheduler.final_alpha_cumprod):g}, "
+                             "not alphas_cumprod[0]."),
+        (dict(stride=1), f"You stepped from t to t - 1; on the {steps}-step grid the next level is "
+                         f"t - {model.num_train_timesteps // steps}."),
+        (dict(alphas="alphas"), "You used `alphas` (one step's alpha_t); DDIM needs the cumulative product, "
+                                "`alphas_cumprod`."),
+        (dict(order="ascending"), "Your loop runs from t = 0 up: sampling goes from noise (the largest t) "
+                                  "down, in the order ll.ddim_timesteps gives."),
+    ]
+    for slip, message in slips:
+        if is_close(x0, _loop(model, x_T, steps, **slip), 1e-4):
+            raise Hint(message)
+    if steps != 50 and is_close(x0, ll.ddim_sample(model, x_T, 50, progress=False).double(), 1e-4):
+        raise Hint(f"That is a 50-step run: use the `steps` argument ({steps}).")
+    raise Hint(f"Your x_0 differs from ll.ddim_sample's by up to {(x0 - ref).abs().max().item():.3f}. Each step: "
+               "eps = ll.eps_of(model, x, t), P_t = (x - sqrt(1 - a_t) eps) / sqrt(a_t) clipped, "
+               "x = sqrt(a_prev) P_t + sqrt(1 - a_prev) eps.")

@@ -1,7 +1,8 @@
 """Exercise checks of notebook 05, Haas et al.'s directions: the first principal direction of h and its
-share of the variance (05.1), and the supervised top-minus-bottom direction (05.2).
+share of the variance (05.1), the supervised top-minus-bottom direction (05.2), and Haas's Jacobian
+directions found by the student's power iteration on d eps / dh (05.3).
 
-The references are a dense SVD of the centred h and the means of the sorted faces.
+The references are a dense SVD of the centred h, the means of the sorted faces, and `eps_jacobian`.
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .feedback import Hint, abs_cos, as_number, as_tensor, checker, is_close
+import latentlab as ll
 
-__all__ = ["check_pca_direction", "check_supervised_direction"]
+from .feedback import Hint, abs_cos, as_model, as_number, as_tensor, checker, is_close
+
+__all__ = ["check_pca_direction", "check_supervised_direction", "check_haas_power_iteration"]
 
 
 @checker("05.1 the first principal direction", ("pc1", "explained"),
@@ -82,3 +85,57 @@ def check_supervised_direction(h: Tensor, scores: Tensor, d: Any, top: float = 0
         raise Hint(f"The right direction with a different length ({d.norm().item():.3f} against "
                    f"{want.norm().item():.3f}): don't normalise it, and average (not sum) each group.")
     raise Hint(f"Sort the faces by score (argsort), take the {n} highest and the {n} lowest, and subtract their means.")
+
+
+@checker("05.3 Haas's directions by power iteration", ("S", "V"),
+         "Fill in `S, V = power_directions(jvp, vjp, h_shape, k=2)`: repeat V <- orthonormalised vjp(jvp(V)), "
+         "then S[i] = |jvp(V[i])|.")
+def check_haas_power_iteration(model: Any, x_t: Tensor, t: int, S: Any, V: Any, k: int = 2) -> str:
+    """Exercise 05.3: the top-k right singular vectors of J = d eps / dh (Haas et al. 2023, Sec. 4), found
+    by the student's block power iteration on J^T J, against `ll.eps_jacobian` (a block Krylov SVD)
+    at `x_t`, `t`.
+
+    >>> import latentlab as ll
+    >>> check_haas_power_iteration(ll.tiny_model(), torch.zeros(3, 16, 16), 500, None, None).message[:9]
+    'Fill in `'
+    """
+    model = as_model(model)
+    x_t = as_tensor(x_t, "x_t").float()
+    h_shape, out_shape = tuple(model.h_shape), tuple(x_t.shape[-3:])
+    V = as_tensor(V, "V")
+    if tuple(V.shape) == (k, *out_shape) and out_shape != h_shape:
+        raise Hint(f"V has rows of eps's shape {out_shape}: those are output directions (U). Haas's directions live "
+                   f"in h, shape {h_shape}: are jvp and vjp swapped? V <- vjp(jvp(V)).")
+    if tuple(V.shape) == h_shape:
+        raise Hint(f"V is one direction; stack k = {k} of them, shape ({k}, {', '.join(map(str, h_shape))}).")
+    V = as_tensor(V, "V", (k, *h_shape)).flatten(1)
+    S = as_tensor(S, "S")
+    if S.numel() != k:
+        raise Hint(f"S should hold {k} singular values, one per row of V; yours has shape {tuple(S.shape)}.")
+    S = S.flatten()
+    norms = V.norm(dim=1)
+    if (norms - 1).abs().max() > 1e-3:
+        raise Hint(f"The rows of V should have unit norm (yours: {norms.numpy().round(3).tolist()}): normalise, "
+                   "or orthonormalise the block with torch.linalg.qr.")
+    overlap = abs_cos(V[0], V[1]) if k >= 2 else 0.0
+    if overlap > 0.5:
+        raise Hint(f"Your rows are nearly parallel (|cosine| {overlap:.2f}): without orthogonalisation every row "
+                   "converges to v_1. Orthonormalise the block after each product (Q, _ = torch.linalg.qr(W.T)).")
+    ref = ll.eps_jacobian(model, x_t, t, k=k + 1, tol=1e-6)
+    R = ref.V.double().flatten(1)
+    cos = [abs_cos(V[i], R[i]) for i in range(k)]
+    if min(cos) < 0.99:
+        if k >= 2 and abs_cos(V[0], R[1]) > 0.99 and abs_cos(V[1], R[0]) > 0.99:
+            raise Hint("The right directions in the wrong order: sort them by S, largest first.")
+        rates = [(ref.S[i + 1] / ref.S[i]).item() ** 2 for i in range(k)]
+        raise Hint(f"|cosine| with eps_jacobian's V: {[round(c, 3) for c in cos]}, not yet above 0.99. Each "
+                   f"iteration shrinks the error only by (s_(i+1)/s_i)^2 = {[round(r, 2) for r in rates]} here: "
+                   "iterate more (30 iterations suffice).")
+    want = ref.S[:k].double()
+    if is_close(S, want ** 2, 1e-2):
+        raise Hint("S holds s_i^2, the eigenvalues of J^T J: the singular values are |J v_i| = |jvp(V[i])|.")
+    if not is_close(S, want, 1e-2):
+        raise Hint(f"V is right; S = {S.numpy().round(4).tolist()} is not (eps_jacobian: "
+                   f"{want.numpy().round(4).tolist()}): s_i = |jvp(V[i])|, the norm of J v_i.")
+    return (f"s = {want.numpy().round(4).tolist()} and |cosine| {min(cos):.4f} or better with eps_jacobian's V: "
+            f"Haas's top {k} directions in h, found from products alone.")

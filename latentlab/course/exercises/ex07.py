@@ -1,8 +1,9 @@
 """Exercise checks of lab 07 (of the optional lecture 07), the Jacobian as a tensor: a truncated HOSVD
 by hand and the energy its core keeps (07.1), and Tucker's parameter count against a flattened SVD's
-at the same budget (07.2).
+at the same budget (07.2), and HOOI, the iteration that refines a HOSVD, written out (07.3).
 
-The references are SVDs of the mode unfoldings and the counts in closed form.
+The references are SVDs of the mode unfoldings, the counts in closed form, and the package's own
+`latentlab.hosvd.hosvd(T, ranks, n_iter=...)` (tensorly's HOOI).
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .feedback import Hint, as_number, as_tensor, checker
+from latentlab.hosvd import hosvd
 
-__all__ = ["check_hosvd_energy", "check_parameter_budget"]
+from .feedback import Hint, as_number, as_tensor, call_answer, checker
+
+__all__ = ["check_hosvd_energy", "check_parameter_budget", "check_hooi"]
 
 
 def _unfold(T: Tensor, mode: int) -> Tensor:
@@ -90,3 +93,91 @@ def check_parameter_budget(shape: Sequence[int], ranks: Sequence[int], n_tucker:
         raise Hint(f"A rank-k SVD of the {m} x {n} flattened J stores k (m + n + 1) numbers; `k` = {kk:g} does not "
                    f"give the largest k within {want}.")
     return f"{want:,} numbers: Tucker {ranks}, SVD rank {want_k}."
+
+
+def _project_all_but(T: Tensor, factors: Sequence[Tensor], skip: int) -> Tensor:
+    """T multiplied by every factor's transpose except mode `skip`'s; the modes keep their order."""
+    for m, A in enumerate(factors):
+        if m != skip:
+            T = torch.tensordot(A, T.movedim(m, 0), dims=([0], [0])).movedim(0, m)
+    return T
+
+
+def _hooi_sweeps(T: Tensor, ranks: Sequence[int], n_iter: int, *, jacobi: bool = False,
+                 project: bool = True) -> float:
+    """The energy a HOOI variant keeps: right (Gauss-Seidel: each new factor used at once), or with a typical
+    slip: `jacobi` (a sweep's factors all from the previous sweep's), `project=False` (no projection)."""
+    A = [torch.linalg.svd(_unfold(T, n), full_matrices=False).U[:, :r] for n, r in enumerate(ranks)]
+    for _ in range(n_iter):
+        old = list(A)
+        for n, r in enumerate(ranks):
+            Y = _project_all_but(T, old if jacobi else A, n) if project else T
+            A[n] = torch.linalg.svd(_unfold(Y, n), full_matrices=False).U[:, :r]
+    core = _project_all_but(T, A, -1)
+    return (core.norm() ** 2 / T.norm() ** 2).item()
+
+
+@checker("07.3 HOOI by hand", ("hooi",),
+         "Fill in `hooi`: a function `hooi(T, ranks, n_iter)` that returns `(core, factors)`.")
+def check_hooi(T: Any, ranks: Sequence[int], hooi: Any, n_iters: Sequence[int] = (0, 1, 8)) -> str:
+    """Exercise 07.3: higher-order orthogonal iteration (De Lathauwer, De Moor & Vandewalle 2000b) from the
+    truncated HOSVD, against `latentlab.hosvd.hosvd(T, ranks, n_iter)`: the student's `hooi` runs at each
+    of `n_iters`, and the energy its core keeps, |core|^2 / |T|^2, must match the package's within 1e-6.
+
+    >>> def hooi(T, ranks, n_iter):
+    ...     return hosvd(T, ranks, n_iter=n_iter)
+    >>> T = torch.randn(4, 5, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> check_hooi(T, (2, 2, 2), hooi).ok
+    True
+    """
+    T = as_tensor(T, "T")
+    ranks = tuple(int(r) for r in ranks)
+    energies = []
+    for n_iter in n_iters:
+        out = call_answer(hooi, "hooi", T.clone(), ranks, n_iter)
+        if out is None:
+            raise Hint("`hooi` returned None: end it with `return core, factors`.")
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise Hint(f"`hooi` should return a pair `(core, factors)`, not a {type(out).__name__}.")
+        core, factors = out
+        if not isinstance(factors, (tuple, list)) or len(factors) != T.dim():
+            raise Hint(f"`factors` should be a list of {T.dim()} matrices, one per mode.")
+        A = []
+        for n, (f, r) in enumerate(zip(factors, ranks)):
+            f = as_tensor(f, f"factors[{n}]")
+            if tuple(f.shape) == (r, T.shape[n]) and r != T.shape[n]:
+                raise Hint(f"`factors[{n}]` is {tuple(f.shape)}: put the singular vectors in columns, "
+                           f"({T.shape[n]}, {r}).")
+            if tuple(f.shape) != (T.shape[n], r):
+                raise Hint(f"`factors[{n}]` should have shape ({T.shape[n]}, {r}), yours has {tuple(f.shape)}.")
+            if not torch.allclose(f.T @ f, torch.eye(r, dtype=f.dtype), atol=1e-6):
+                raise Hint(f"The columns of `factors[{n}]` are not orthonormal: take them from an SVD's U.")
+            A.append(f)
+        core = as_tensor(core, "core", ranks)
+        if (core - _project_all_but(T, A, -1)).norm() > 1e-6 * T.norm():
+            raise Hint("`core` is not T x_1 A_1^T x_2 A_2^T x_3 A_3^T for your factors: project T on every final "
+                       "factor (transposed) after the last sweep.")
+        got = (core.norm() ** 2 / T.norm() ** 2).item()
+        c, f = hosvd(T, ranks, n_iter=n_iter)
+        want = (c.norm() ** 2 / T.norm() ** 2).item()
+        if abs(got - want) > 1e-6:
+            plain = _hooi_sweeps(T, ranks, 0)
+            if n_iter == 0:
+                raise Hint(f"With n_iter = 0 `hooi` should return the truncated HOSVD (exercise 07.1), keeping "
+                           f"{want:.6f} of |T|^2; yours keeps {got:.6f}.")
+            if abs(got - plain) <= 1e-9:
+                raise Hint(f"After {n_iter} sweep(s) your core keeps what the HOSVD keeps ({plain:.6f}); HOOI "
+                           f"keeps {want:.6f}. In each sweep, project T on the *other* modes' current factors "
+                           "(transposed) before taking the SVD of the mode-n unfolding.")
+            if abs(got - _hooi_sweeps(T, ranks, n_iter, jacobi=True)) <= 1e-9:
+                raise Hint("Each sweep builds every factor from the previous sweep's; HOOI uses each new factor at "
+                           "once, for the next modes of the same sweep (replace A[n] inside the loop over n).")
+            if abs(got - _hooi_sweeps(T, ranks, n_iter, project=False)) <= 1e-9:
+                raise Hint("Project T on the other modes' factors before each mode's SVD.")
+            raise Hint(f"After {n_iter} sweep(s) your core keeps {got:.6f} of |T|^2, the reference {want:.6f}. "
+                       "A sweep: for each mode n in turn, Y = T times every other factor's transpose, then "
+                       "A_n = top r_n left singular vectors of Y's mode-n unfolding.")
+        energies.append(want)
+    kept = " -> ".join(f"{e:.4f}" for e in energies)
+    return (f"{kept} of |T|^2 after {', '.join(map(str, n_iters))} sweeps: HOOI can only raise what the HOSVD "
+            f"keeps; here by {energies[-1] - energies[0]:.4f}.")

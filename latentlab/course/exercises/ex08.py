@@ -1,21 +1,25 @@
-"""Exercise checks of lecture 08, the widget editor: reading the strength's effect from Python (08.1),
-from which strength a smile edit takes the glasses off (08.2), and whether two edits add (08.3).
+"""Exercise checks of lab 08, the widget editor: reading the strength's effect from Python (08.1),
+from which strength a smile edit takes the glasses off (08.2), whether two edits add (08.3), and a
+strength set to a pixel budget by bisection (08.4).
 
-The references run `ddim_sample` on the same face themselves and read the probe.
+The references run `ddim_sample` on the same face themselves and read the probe or the pixels
+(`latentlab.metrics.pixel_change`); the bisection is checked against scipy's `brentq`.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
 import latentlab as ll
+from latentlab.metrics import pixel_change
 
-from .feedback import Hint, as_model, as_number, as_tensor, checker
+from .feedback import Hint, as_model, as_number, as_tensor, call_answer, checker
 
-__all__ = ["check_strength_reading", "check_glasses_off", "check_additivity"]
+__all__ = ["check_strength_reading", "check_glasses_off", "check_additivity", "check_strength_for_budget"]
 
 
 def _x_T_batch(model, x_T: Any) -> Tensor:
@@ -180,3 +184,77 @@ def check_additivity(model: Any, x_T: Any, error: Any, *, edits: Sequence[Any] |
                    "0..1, smile -1..+1): `ll.additivity_error` does it.")
     raise Hint(f"`error` = {got:.3f} does not match: the combined edit adds the two dh in h (`editor.render(A, B)`), "
                f"and each delta is a dict of one-element tensors, edited minus original.")
+
+
+# Increasing curves "strength -> RMS pixel change" with a known root: sub-linear, as the editors' are, and
+# convex; (curve, budget, lo, hi).
+_CURVES: tuple[tuple[Callable[[float], float], float, float, float], ...] = (
+    (lambda c: 0.05 * c ** 0.7, 0.1, 0.0, 8.0),
+    (lambda c: 0.02 * c + 0.01 * c * c, 0.15, 0.5, 5.0),
+)
+
+
+def _check_bisection(find: Any, tol: float = 1e-3) -> None:
+    """The student's `find(pixels_at, budget, lo, hi, tol)` on the known curves, against scipy's brentq."""
+    from scipy.optimize import brentq
+
+    for curve, budget, lo, hi in _CURVES:
+        calls = []
+
+        def pixels_at(c: float, curve=curve) -> float:
+            calls.append(float(c))
+            return curve(float(c))
+
+        got = call_answer(find, "strength_for_budget", pixels_at, budget, lo, hi, tol)
+        if got is None:
+            raise Hint("`strength_for_budget` returned None: end it with `return (lo + hi) / 2`.")
+        got = as_number(got, "strength_for_budget(...)")
+        want = brentq(lambda c: curve(c) - budget, lo, hi, xtol=1e-12)
+        where = f"(a test curve with budget {budget:g} on [{lo:g}, {hi:g}], root c = {want:.4f})"
+        if abs(got - want) <= 2 * tol:
+            if len(calls) > 4 * math.ceil(math.log2((hi - lo) / tol)) + 4:
+                raise Hint(f"Right strength, but `pixels_at` ran {len(calls)} times {where}: bisection halves the "
+                           f"bracket each time, about log2((hi - lo) / tol) = {math.log2((hi - lo) / tol):.0f} calls.")
+            continue
+        if abs(got - budget) < 1e-9 or (calls and abs(got - curve(want)) < 1e-3 and abs(got - want) > 0.1):
+            raise Hint(f"`strength_for_budget` returned {got:.4f}, a pixel change {where}; return the strength c.")
+        if min(abs(got - lo), abs(got - hi)) <= 2 * tol:
+            raise Hint(f"It stopped at the end of the bracket, c = {got:.4f} {where}: the update is reversed. If the "
+                       "pixel change at the midpoint is below the budget, the strength must grow: lo = mid.")
+        if not lo <= got <= hi:
+            raise Hint(f"`strength_for_budget` returned {got:.4f}, outside the bracket [{lo:g}, {hi:g}] {where}.")
+        raise Hint(f"`strength_for_budget` returned {got:.4f} {where}: halve [lo, hi] until hi - lo < tol, then "
+                   "return its midpoint.")
+
+
+@checker("08.4 a strength for a pixel budget", ("find", "c"),
+         "Fill in `strength_for_budget` (a bisection on the strength) and `c`, what it returns for the smile edit.")
+def check_strength_for_budget(model: Any, x_T: Any, find: Any, c: Any, budget: float = 0.15, *, editor: Any = None,
+                              t_edit: int = 200, steps: int = 10, rtol: float = 0.03) -> str:
+    """Exercise 08.4: bisection on the strength c until an edit's RMS pixel change meets `budget` (the
+    comparison's protocol, lecture 10, step 2).
+
+    The student's `find(pixels_at, budget, lo, hi, tol)` is first run on two increasing curves whose
+    root scipy's `brentq` finds; then the smile editor (`editor`, default the shipped f editor for
+    smile -> +1) is run on `x_T` at the student's `c` (asymmetric at t >= t_edit, `steps` DDIM steps) and
+    its RMS pixel change against the unedited face must be within `rtol` of `budget`.
+
+    >>> check_strength_for_budget(None, None, None, None).message[:29]
+    'Fill in `strength_for_budget`'
+    """
+    model = as_model(model)
+    x_T = _x_T_batch(model, x_T)
+    _check_bisection(find)
+    c = as_number(c, "c")
+    if c <= 0:
+        raise Hint(f"`c` = {c:g}: the strength that meets a budget is positive.")
+    editor = editor if editor is not None else ll.load_editor("smile", 1.0, kind="f")
+    base = ll.ddim_sample(model, x_T, steps, progress=False)
+    edited = ll.ddim_sample(model, x_T, steps, dh=lambda t, h: c * editor(t, h), t_edit=t_edit, asymmetric=True,
+                            progress=False)
+    p = pixel_change(edited, base).mean().item()
+    if abs(p / budget - 1) <= rtol:
+        return (f"at c = {c:.3f} the smile edit changes the pixels by {p:.4f} RMS (budget {budget:g}); "
+                f"every method in lecture 10 is scaled to its budget this way, so that none wins by editing more.")
+    raise Hint(f"At c = {c:.3f} the edit changes the pixels by {p:.4f} RMS, not {budget:g}: run your "
+               f"`strength_for_budget` with the notebook's `pixels_at` ({steps} DDIM steps, t_edit = {t_edit}).")

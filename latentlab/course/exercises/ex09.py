@@ -1,8 +1,8 @@
 """Exercise checks of lab 09 (lecture 09, real checkpoints): how h scales with the input (09.1), what a pullback
-costs (09.2), and a checkpoint folder in safetensors only (09.3).
+costs (09.2), a checkpoint folder in safetensors only (09.3), and h read by a forward hook (09.4).
 
-The references are the celebahq-256 config, the call's own product count, and the two U-Nets' own
-forward passes.
+The references are the celebahq-256 config, the call's own product count, the two U-Nets' own
+forward passes, and the package's `latentlab.h_of`.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+import latentlab as ll
 from latentlab.architectures import CELEBAHQ_256_UNET
 
-from .feedback import Hint, as_model, as_number, as_tensor, checker, is_close
+from .feedback import Hint, as_model, as_number, as_tensor, call_answer, checker, is_close
 
-__all__ = ["check_h_scaling", "check_pullback_cost", "check_checkpoint_folder"]
+__all__ = ["check_h_scaling", "check_pullback_cost", "check_checkpoint_folder", "check_h_by_hook"]
 
 
 def _shape3(x: Any, name: str) -> tuple[int, ...]:
@@ -154,3 +155,68 @@ def check_checkpoint_folder(model: Any, folder: Any, loaded: Any, refused: Any) 
         raise Hint(f"That exception is not the refusal of pickle weights ({type(refused).__name__}: {text[:100]}).")
     return ("the folder holds safetensors only and loads back to the same network; the pickle copy is refused, "
             "because loading a pickle can run code.")
+
+
+def _hooks(module: torch.nn.Module) -> set[tuple[int, str, int]]:
+    """The forward hooks and pre-hooks `module` and its submodules hold: (module id, kind, hook id)."""
+    return {(id(m), kind, k) for m in module.modules()
+            for kind, hooks in (("post", m._forward_hooks), ("pre", m._forward_pre_hooks)) for k in hooks}
+
+
+def _remove_hooks(module: torch.nn.Module, keys: set[tuple[int, str, int]]) -> None:
+    for m in module.modules():
+        for kind, hooks in (("post", m._forward_hooks), ("pre", m._forward_pre_hooks)):
+            for k in [k for k in hooks if (id(m), kind, k) in keys]:
+                del hooks[k]
+
+
+@checker("09.4 h by a forward hook", ("h_by_hook",),
+         "Fill in `h_by_hook`: a function `h_by_hook(unet, x, t)` that returns the output of `unet.mid_block`.")
+def check_h_by_hook(model: Any, h_by_hook: Any, t: int = 500) -> str:
+    """Exercise 09.4: h, the output of the U-Net's middle block, read with a forward hook on `unet.mid_block`
+    during an ordinary forward pass, against `latentlab.h_of` (which stops the pass at h). Two inputs of
+    the model's shape (a batch of 2) at timestep `t`; the hook must be gone afterwards.
+
+    >>> check_h_by_hook(None, None).message[:21]
+    'Fill in `h_by_hook`: '
+    """
+    model = as_model(model)
+    if model.conditional:
+        raise Hint("Use an unconditional U-Net (celebahq-256, as the notebook builds it): a text-conditioned one "
+                   "also needs `encoder_hidden_states`.")
+    x = torch.randn(2, *model.sample_shape, generator=torch.Generator().manual_seed(9)).to(model.device, model.dtype)
+    hooks = _hooks(model.unet)
+    got = call_answer(h_by_hook, "h_by_hook", model.unet, x.clone(), t)
+    left = _hooks(model.unet) - hooks
+    if left:
+        _remove_hooks(model.unet, left)  # leave the notebook's model as it was, then say why
+        raise Hint(f"Your function left {len(left)} hook(s) on the U-Net: every later call would run them too. "
+                   "Keep the handle `register_forward_hook` returns and call `handle.remove()` (in a `finally:`).")
+    if got is None:
+        raise Hint("`h_by_hook` returned None: return what the hook saw (append `output` to a list in the hook).")
+    if isinstance(got, (list, tuple)) and len(got) == 1:
+        raise Hint("Return the tensor the hook saw, not the list that holds it (`seen[0]`).")
+    got = as_tensor(got, "h_by_hook(...)")
+    want = ll.h_of(model, x, t).double().cpu()
+    if tuple(got.shape) == tuple(want.shape[1:]):
+        raise Hint(f"Keep the batch: the input holds 2 samples, so h has shape {tuple(want.shape)}.")
+    if tuple(got.shape) == tuple(x.shape):
+        raise Hint("That has x's shape: it is the U-Net's output (the noise prediction), not h. Hook "
+                   "`unet.mid_block` and keep its output.")
+    seen: list[Tensor] = []
+    handle = model.unet.mid_block.register_forward_pre_hook(lambda m, args: seen.append(args[0].double().cpu()))
+    try:
+        ll.h_of(model, x, t)
+    finally:
+        handle.remove()
+    if tuple(got.shape) == tuple(seen[0].shape) and is_close(got, seen[0], 1e-4):
+        raise Hint("That is the middle block's *input* (the last down block's output); h is its output: "
+                   "`register_forward_hook(lambda module, args, output: ...)` and keep `output`.")
+    if tuple(got.shape) != tuple(want.shape):
+        raise Hint(f"h has shape {tuple(want.shape)} for this input; yours has {tuple(got.shape)}: hook "
+                   "`unet.mid_block`, not another block.")
+    if not is_close(got, want, 1e-4):
+        raise Hint("Right shape, other numbers: hook `unet.mid_block` (not a block of the decoder) and run the U-Net "
+                   "on the `x` and `t` your function was given.")
+    return (f"h has shape {tuple(want.shape[1:])} per sample and equals `ll.h_of`. A hook sees h without changing "
+            "the network; `ll.h_of` also stops the pass there, so the decoder never runs.")

@@ -22,7 +22,7 @@ from torch import Tensor
 import latentlab as ll
 
 __all__ = ["Feedback", "Hint", "checker", "as_tensor", "as_number", "abs_cos", "is_close", "as_model", "svd_parts",
-           "grid_t"]
+           "grid_t", "call_answer"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,27 @@ def checker(exercise: str, answers: Sequence[str],
         return check
 
     return wrap
+
+
+def call_answer(fn: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function `fn` (an implement-it exercise's answer) on the checker's inputs; a
+    `Hint` naming `name` if it is not a function or if it raises, instead of the student's traceback.
+
+    >>> call_answer(lambda x: 2 * x, "double", 3)
+    6
+    >>> call_answer(lambda x: x / 0, "double", 3)
+    Traceback (most recent call last):
+    ...
+    latentlab.course.exercises.feedback.Hint: `double` raised ZeroDivisionError: division by zero
+    """
+    if not callable(fn):
+        raise Hint(f"`{name}` should be a function (`def {name}(...):`), not a {type(fn).__name__}.")
+    try:
+        return fn(*args, **kwargs)
+    except Hint:
+        raise
+    except Exception as e:  # the student's bug, reported as a hint
+        raise Hint(f"`{name}` raised {type(e).__name__}: {e}") from None
 
 
 def as_tensor(x: Any, name: str, shape: Sequence[int] | None = None) -> Tensor:
