@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["ATTRIBUTES", "BINARY_ATTRIBUTES", "render_faces", "check_goal"]
+__all__ = ["ATTRIBUTES", "BINARY_ATTRIBUTES", "REGIONS", "render_faces", "region_mask", "check_goal"]
 
 
 class Range(NamedTuple):
@@ -121,17 +121,29 @@ def _over(img: Tensor, color: Tensor, alpha: Tensor) -> Tensor:
     return img.lerp_(color[:, :, None, None], alpha[:, None])
 
 
-def _draw(attrs: dict[str, Tensor], size: int) -> Tensor:
-    n = attrs["smile"].shape[0]
+# Where the features sit, shared by the renderer and `region_mask`: eye centres at (+-0.40 rx, -0.12 ry)
+# from the head's centre; lenses of radius 0.27 R in frames 0.07 R wide; the mouth centred 0.45 ry below,
+# 0.50 rx half-wide, its centre line lifted by 0.30 R smile (0.5 - s^2), 0.10 + 0.20 mouth_open R thick.
+_EYE_X, _EYE_Y, _LENS, _RIM = 0.40, -0.12, 0.27, 0.07
+_MOUTH_Y, _MOUTH_W, _MOUTH_CURVE, _MOUTH_THICK, _MOUTH_OPEN = 0.45, 0.50, 0.30, 0.10, 0.20
+
+
+def _head(attrs: dict[str, Tensor], size: int) -> tuple[Tensor, ...]:
+    """The pixel grid around each head: (u, v) pixel centres relative to the head's centre, its size R,
+    radii rx, ry and one pixel's width px; u, v are (n, size, size) by broadcasting, R (n, 1, 1)."""
     px = 2.0 / size
     grid = (torch.arange(size, dtype=torch.float32) + 0.5) * px - 1  # pixel centres in [-1, 1]
     Y, X = grid[None, :, None], grid[None, None, :]
     col = lambda a: a[:, None, None]  # noqa: E731  (n,) -> (n, 1, 1) for broadcasting over pixels
-
     cx, cy = 0.12 * col(attrs["pos_x"]), 0.12 * col(attrs["pos_y"]) + 0.04
     R = 0.52 + 0.14 * col(attrs["face_size"])
-    rx, ry = 0.86 * R, R
-    u, v = X - cx, Y - cy
+    return X - cx, Y - cy, R, 0.86 * R, R, px
+
+
+def _draw(attrs: dict[str, Tensor], size: int) -> Tensor:
+    n = attrs["smile"].shape[0]
+    col = lambda a: a[:, None, None]  # noqa: E731  (n,) -> (n, 1, 1) for broadcasting over pixels
+    u, v, R, rx, ry, px = _head(attrs, size)
 
     img = _hsv(0.75 * attrs["background"], 0.45, 0.9)[:, :, None, None].repeat(1, 1, size, size)
     hair = _lerp_palette(_HAIR, attrs["hair_color"])
@@ -147,23 +159,23 @@ def _draw(attrs: dict[str, Tensor], size: int) -> Tensor:
     # Fringe: the hair ellipse above the forehead line covers the top of the face.
     img = _over(img, hair, _cover(torch.maximum(d_hair, v + 0.52 * ry), px))
 
-    ex, ey = 0.40 * rx, -0.12 * ry
+    ex, ey = _EYE_X * rx, _EYE_Y * ry
     r_eye = R * (0.09 + 0.11 * col(attrs["eye_size"]))
     for sx in (-1, 1):
         d_eye = torch.sqrt((u - sx * ex) ** 2 + (v - ey) ** 2) - r_eye
         img = _over(img, _EYE.expand(n, 3), _cover(d_eye, px))
 
     # Mouth: a thick parabolic band; smile > 0 lifts the corners, smile < 0 drops them.
-    mx, my, w = 0.0, 0.45 * ry, 0.50 * rx
+    mx, my, w = 0.0, _MOUTH_Y * ry, _MOUTH_W * rx
     s = (u - mx) / w
-    centre = my + 0.30 * R * col(attrs["smile"]) * (0.5 - s**2)
-    thick = R * (0.10 + 0.20 * col(attrs["mouth_open"]))
+    centre = my + _MOUTH_CURVE * R * col(attrs["smile"]) * (0.5 - s**2)
+    thick = R * (_MOUTH_THICK + _MOUTH_OPEN * col(attrs["mouth_open"]))
     d_mouth = torch.maximum((v - centre).abs() - thick / 2, (u - mx).abs() - w)
     img = _over(img, _MOUTH.expand(n, 3), _cover(d_mouth, px))
 
     # Glasses: tinted lenses, a frame ring around each eye and a bridge; absent where glasses = 0.
     g = col(attrs["glasses"])
-    r_lens, rim = 0.27 * R, 0.07 * R
+    r_lens, rim = _LENS * R, _RIM * R
     for sx in (-1, 1):
         d_c = torch.sqrt((u - sx * ex) ** 2 + (v - ey) ** 2)
         img = _over(img, _FRAME.expand(n, 3), 0.35 * g * _cover(d_c - r_lens, px))
@@ -200,6 +212,66 @@ def render_faces(
             [_draw({k: a[i : i + chunk] for k, a in attrs.items()}, size) for i in range(0, n, chunk)]
         )
     return images, attrs
+
+
+#: The regions `region_mask` knows, and the attributes drawn inside each (whatever their values).
+REGIONS: dict[str, tuple[str, ...]] = {"mouth": ("smile", "mouth_open"), "eyes": ("glasses", "eye_size")}
+
+
+def region_mask(attrs: dict[str, Tensor], region: str, size: int = 32, *, dilate: int = 1) -> Tensor:
+    """Where a face's mouth or eyes can be drawn, from its position and size (the renderer's geometry).
+
+    The region covers every pixel the renderer may paint for the region's attributes (`REGIONS`) at
+    any of their values, so two renders that differ only in those attributes differ only inside it;
+    it depends on `pos_x`, `pos_y` and `face_size` alone. "mouth": the band the mouth sweeps for
+    smile in [-1, 1] and mouth_open in [0, 1]; "eyes": the glasses' lenses, frames and bridge, which
+    hold the eyes. The mask for LOCO Edit's local Jacobian (`loco.loco_directions`).
+
+    Args:
+        attrs: at least `pos_x`, `pos_y` and `face_size`, each `(n,)` (as `render_faces` returns them,
+            or a probe's readings, clamped to their ranges).
+        region: "mouth" or "eyes".
+        size: image side in pixels, as in `render_faces`.
+        dilate: grow the region by this many pixels (a square neighbourhood), a margin for samples
+            that are not exact renders; 0 for the exact footprint.
+
+    Returns:
+        boolean `(n, size, size)`, True inside the region.
+
+    >>> x, a = render_faces(2, seed=0)
+    >>> m = region_mask(a, "mouth")
+    >>> m.shape, m.dtype, 0 < int(m[0].sum()) < 32 * 32 // 4
+    (torch.Size([2, 32, 32]), torch.bool, True)
+    """
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {', '.join(REGIONS)}, got {region!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size % 8 or not 32 <= size <= 128:
+        raise ValueError(f"size must be a multiple of 8 from 32 to 128, got {size!r}")
+    if isinstance(dilate, bool) or not isinstance(dilate, int) or dilate < 0:
+        raise ValueError(f"dilate must be an int >= 0 (pixels), got {dilate!r}")
+    if not isinstance(attrs, dict):
+        raise TypeError(f"attrs must be a dict of attribute tensors, got {type(attrs).__name__}")
+    missing = [k for k in ("pos_x", "pos_y", "face_size") if k not in attrs]
+    if missing:
+        raise ValueError(f"attrs must hold pos_x, pos_y and face_size; missing {', '.join(missing)}")
+    n = torch.as_tensor(attrs["pos_x"]).reshape(-1).shape[0]
+    geometry = _check_fixed(n, {k: attrs[k] for k in ("pos_x", "pos_y", "face_size")})
+    u, v, R, rx, ry, px = _head(geometry, size)
+    margin = px / 2  # the anti-aliased coverage (0.5 - d / px) is positive up to half a pixel outside a shape
+    if region == "mouth":
+        w, s = _MOUTH_W * rx, u / (_MOUTH_W * rx)
+        sweep = _MOUTH_CURVE * R * (0.5 - s**2).abs()  # how far the centre line moves over smile in [-1, 1]
+        half = R * (_MOUTH_THICK + _MOUTH_OPEN) / 2
+        inside = ((v - _MOUTH_Y * ry).abs() - sweep <= half + margin) & (u.abs() <= w + margin)
+    else:
+        ex, ey, r_lens, rim = _EYE_X * rx, _EYE_Y * ry, _LENS * R, _RIM * R
+        inside = ((v - ey).abs() <= rim / 2 + margin) & (u.abs() <= ex - r_lens + margin)  # the bridge
+        for sx in (-1, 1):
+            inside |= ((u - sx * ex) ** 2 + (v - ey) ** 2).sqrt() <= r_lens + rim / 2 + margin
+    inside = inside.expand(n, size, size)
+    if dilate:
+        inside = torch.nn.functional.max_pool2d(inside[:, None].float(), 2 * dilate + 1, 1, dilate)[:, 0] > 0
+    return inside.contiguous()
 
 
 def check_goal(attr: str, goal: float) -> None:

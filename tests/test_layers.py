@@ -15,7 +15,8 @@ PACKAGE = ROOT / "latentlab"
 LAYERS: list[tuple[str, ...]] = [
     ("model", "faces", "architectures", "scale"),  # scale: sharding over processes, used by the analyses above
     ("hspace", "ddim", "probe", "stats"),  # stats: tests and intervals on numbers, no model
-    ("linalg", "jacobians", "directions", "haas", "park", "asyrp", "hosvd", "train", "quality"),
+    ("linalg", "jacobians", "directions", "haas", "park", "asyrp", "hosvd", "train", "quality",
+     "loco", "sae", "slider"),  # the methods after the three papers: LOCO Edit, SAE features, LoRA sliders
     ("metrics",),
     ("methods", "session"),
     ("compare",),
