@@ -16,21 +16,32 @@ candidate directions for an attribute, and a `Candidate` edits any batch of face
 | Park pullback (guidance) | +-v_i of each face's dh/dx_t at 0.6 T, x-space guidance | x_t moved once |
 | Park pullback (move) | the same v_i, x_t + c alpha v_i | x_t moved once |
 | Park transported | a reference face's u_i carried to each face (`transport`) | x_t moved once |
+| LOCO Edit | v_1 of d x0_hat / dx_t inside the attribute's region, the outside's top 5 projected out | x_t moved once |
+| SAE feature | the decoder direction of the feature of h that best detects the attribute | asymmetric, every step |
+| LoRA slider | a low-rank adapter of the U-Net's weights, trained on paired renders | weights, t <= 0.8 T |
 | random | Gaussian h-directions, unit norm at every step | asymmetric, every step |
 
 References: Kwon et al., "Diffusion models already have a semantic latent space" (Asyrp, ICLR 2023);
 Haas et al., "Discovering interpretable directions in the semantic latent space of diffusion models"
 (arXiv 2303.11073, IEEE FG 2024);
 Park et al., "Understanding the latent space of diffusion models through the lens of Riemannian
-geometry" (NeurIPS 2023).
+geometry" (NeurIPS 2023);
+Chen et al., "Exploring low-dimensional subspaces in diffusion models for controllable image editing"
+(LOCO Edit, NeurIPS 2024, arXiv 2409.02374);
+Surkov et al., "Unpacking SDXL Turbo: interpreting text-to-image models with sparse autoencoders"
+(arXiv 2410.22366), with the top-k autoencoder of Gao et al. (arXiv 2406.04093);
+Gandikota et al., "Concept Sliders: LoRA adaptors for precise control in diffusion models" (ECCV 2024,
+arXiv 2311.12092).
 
 >>> METHODS["Haas PCA"].asymmetric, METHODS["Park pullback (guidance)"].t_edit
 (False, 0.6)
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -38,16 +49,21 @@ import torch
 from torch import Tensor
 
 from .asyrp import load_editor, shipped_editors
-from .ddim import ddim_sample, ddim_timesteps
+from .ddim import P_t, alpha_bar, ddim_sample, ddim_timesteps
 from .directions import StepDirection, h_trajectory, mean_difference, paired_direction, random_direction
-from .faces import ATTRIBUTES, check_goal
+from .faces import ATTRIBUTES, REGIONS, check_goal
 from .haas import jacobian_directions, pca_directions, supervised_direction
+from .hspace import eps_of
 from .jacobians import pullback
+from .loco import LOCO_SETTINGS, face_mask, loco_directions, loco_edit
 from .model import Model, check_x
 from .park import transport, x_space_guidance
 from .probe import Probe, load_probe
+from .sae import SAE_SETTINGS, best_feature, feature_direction, load_sae
+from .slider import SLIDER_SETTINGS, applied, load_slider, sample_with_slider, shipped_sliders
 
-__all__ = ["Method", "METHODS", "method", "Candidate", "Workbench", "towards", "above_middle", "nearest_timestep"]
+__all__ = ["Method", "METHODS", "method", "goal_targets", "Candidate", "Workbench", "towards", "above_middle",
+           "nearest_timestep"]
 
 
 @dataclass(frozen=True)
@@ -58,9 +74,10 @@ class Method:
         name: the registry key.
         paper: where the method comes from.
         space: "h": a dh is added to h at every edited step; "x": x_t is moved once at `t_edit`, then
-            plain DDIM continues.
+            plain DDIM continues; "w": the U-Net's weights are changed (a LoRA adapter at scale c).
         t_edit: as a fraction of T. "h": the edited steps are those with t >= t_edit T ("editor": the
-            learned editor's own t_edit); "x": the grid timestep nearest t_edit T.
+            learned editor's own t_edit); "x": the grid timestep nearest t_edit T; "w": the adapter
+            acts at the steps with t <= t_edit T (Concept Sliders leave the noisiest steps alone).
         asymmetric: "h" only: the edited eps goes into P_t only (Asyrp) or into both terms (Haas).
         unit: what strength c = 1 means.
         sign: how a direction's sign is fixed: "goal" (one candidate, pointing towards the goal) or
@@ -70,7 +87,7 @@ class Method:
     """
     name: str
     paper: str
-    space: Literal["h", "x"]
+    space: Literal["h", "x", "w"]
     t_edit: float | Literal["editor"]
     asymmetric: bool
     unit: str
@@ -114,6 +131,17 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("Park transported", _PARK, "x", 0.6, True,
            "x-space guidance (gamma = 0.1, 16 steps) along a reference face's u_i carried to the face "
            "(`transport`, k = 8); c scales gamma", "both", False, {**_PARK_GUIDANCE, "k_transport": 8}),
+    Method("LOCO Edit", "Chen et al. 2024 (LOCO Edit)", "x", LOCO_SETTINGS["t_edit"], True,
+           "x_t + 8 v_1 (16 steps of 0.5, LOCO's settings) along the face's own unit v_1 of d x0_hat / dx_t "
+           "in the attribute's region (mouth or eyes), the outside's top 5 right singular vectors projected "
+           "out; each face's sign set so that the probe reads x0_hat moving towards the goal",
+           "goal", True, {k: LOCO_SETTINGS[k] for k in ("rank", "null_rank", "n_steps", "step")}),
+    Method("SAE feature", "Surkov et al. 2024 (a top-k autoencoder of h)", "h", 0.0, True,
+           "one typical firing of the feature: its decoder column times its mean activation map where it "
+           "fires, per timestep (a visible edit needs c of 5 to 20)", "goal", True, dict(SAE_SETTINGS)),
+    Method("LoRA slider", "Gandikota et al. 2024 (Concept Sliders)", "w", SLIDER_SETTINGS["t_on"] / 1000, True,
+           "the adapter of the shipped slider at scale 1 (rank 4), acting at t <= 0.8 T", "goal", True,
+           {k: SLIDER_SETTINGS[k] for k in ("rank", "alpha")}),
     Method("random", "baseline", "h", 0.0, True, "a Gaussian h-direction of unit norm at every step", "both",
            False, {"n_candidates": 10}),
 ]}
@@ -128,6 +156,27 @@ def method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {name!r}")
     return METHODS[name]
+
+
+def goal_targets(name: str) -> list[tuple[str, float]]:
+    """The (attribute, goal) pairs a "goal" method has a direction for: the shipped Asyrp editors' and
+    sliders' (a slider serves both ends of its range), the attributes inside LOCO's regions (mouth,
+    eyes), else every attribute towards the top of its range.
+
+    >>> goal_targets("LOCO Edit")[:2]
+    [('smile', 1.0), ('mouth_open', 1.0)]
+    """
+    m = method(name)
+    if m.sign != "goal":
+        raise ValueError(f"{name} is not a goal method: its targets are direction indices")
+    if m.t_edit == "editor":
+        kind = name.split()[-1]  # "Asyrp dh" -> "dh", as the Workbench reads it
+        return [(a, g) for a, g, k in shipped_editors() if k == kind]
+    if m.space == "w":
+        return [(a, g) for a in shipped_sliders() for g in (ATTRIBUTES[a].high, ATTRIBUTES[a].low)]
+    if name == "LOCO Edit":
+        return [(a, ATTRIBUTES[a].high) for attrs in REGIONS.values() for a in attrs]
+    return [(a, hi) for a, (lo, hi) in ATTRIBUTES.items()]
 
 
 def towards(attr: str, goal: float) -> float:
@@ -160,6 +209,9 @@ def nearest_timestep(grid: list[int], t: float) -> int:
     return min(grid, key=lambda g: abs(g - t))
 
 
+_EDITS = {"h": "h (use dh())", "x": "x_t (use move())", "w": "the U-Net's weights (call the candidate)"}
+
+
 def _face_key(x: Tensor) -> str:
     """A cache key for one face's x_T (its bytes), robust to tensors being freed and reused."""
     return hashlib.sha1(x.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
@@ -182,13 +234,14 @@ class Candidate:
 
     @property
     def t_edit(self) -> int:
-        """The timestep the edit starts from ("h": every step with t >= t_edit; "x": the step moved)."""
+        """The timestep the edit starts from ("h": every step with t >= t_edit; "x": the step moved;
+        "w": the adapter acts at t <= t_edit)."""
         return self.bench.t_edit(self.method, self.direction)
 
     def dh(self, c: float = 1.0) -> Callable[[int, Tensor], Tensor]:
         """The h-space edit at strength c: `(t, h) -> c * sign * d(t, h)`."""
         if self.method.space != "h":
-            raise ValueError(f"{self.method.name} edits x_t, not h: use move()")
+            raise ValueError(f"{self.method.name} edits {_EDITS[self.method.space]}, not h")
         d, s = self.direction, c * self.sign
         if isinstance(d, StepDirection):
             return s * d
@@ -197,7 +250,7 @@ class Candidate:
     def v(self, x_T: Tensor) -> Tensor:
         """x-space methods: each face's unit direction at t_edit, `(B, C, H, W)`, signed."""
         if self.method.space != "x":
-            raise ValueError(f"{self.method.name} edits h, not x_t: use dh()")
+            raise ValueError(f"{self.method.name} edits {_EDITS[self.method.space]}, not x_t")
         return self.sign * self.direction(x_T)
 
     def move(self, x_T: Tensor, x_t: Tensor, c: float, *, fused: bool = False) -> Tensor:
@@ -206,6 +259,8 @@ class Candidate:
         v = self.v(x_T).to(x_t)
         if self.method.name == "Park pullback (move)":
             return x_t + c * s["alpha"] * v
+        if self.method.name == "LOCO Edit":
+            return loco_edit(x_t, v, c, n_steps=s["n_steps"], step=s["step"])
         if c == 0:
             return x_t
         return x_space_guidance(self.bench.model, x_t, self.t_edit, math.copysign(1.0, c) * v,
@@ -214,7 +269,11 @@ class Candidate:
     def __call__(self, x_T: Tensor, c: float, **sample_options) -> Tensor:
         b = self.bench
         x, single = check_x(b.model, x_T, "x_T")
-        if self.method.space == "h":
+        if self.method.space == "w":
+            with b.weights_lock:  # the adapter is injected into the workbench's own copy of the U-Net
+                out = sample_with_slider(b.weights_model, self.direction, x, b.steps, scale=c * self.sign,
+                                         t_on=self.t_edit, **sample_options)
+        elif self.method.space == "h":
             out = ddim_sample(b.model, x, b.steps, dh=self.dh(c), t_edit=self.t_edit,
                               asymmetric=self.method.asymmetric, progress=False, **sample_options)
         else:
@@ -250,6 +309,18 @@ class Workbench:
         self._probe = probe
         self.grid: list[int] = ddim_timesteps(model, steps).tolist()
         self._cache: dict = {}
+        self.weights_lock = threading.Lock()  # held while a slider is injected into `weights_model`
+        self._copy_lock = threading.Lock()
+        self._weights_model: Model | None = None
+
+    @property
+    def weights_model(self) -> Model:
+        """A copy of the model for the weight-space methods (a LoRA slider is injected into its U-Net while
+        it samples), so that the model itself never changes under another thread's sampling."""
+        with self._copy_lock:
+            if self._weights_model is None:
+                self._weights_model = copy.deepcopy(self.model)
+        return self._weights_model
 
     @property
     def probe(self) -> Probe:
@@ -285,11 +356,12 @@ class Workbench:
         return self._once("trajectories", make)
 
     def x_t(self, x_T: Tensor, t: int) -> Tensor:
-        """Each face's x_t at grid timestep t on its plain DDIM trajectory (cached per face)."""
-        i = self.grid.index(t)
+        """Each face's x_t at grid timestep t on its plain DDIM trajectory (cached per face; t = -1: x_0)."""
+        i = self.grid.index(t) if t >= 0 else len(self.grid)
         missing = [k for k, key in enumerate(map(_face_key, x_T)) if ("x_t", t, key) not in self._cache]
         if missing:
-            _, xs = ddim_sample(self.model, x_T[missing], self.steps, return_trajectory=True, progress=False)
+            x0, xs = ddim_sample(self.model, x_T[missing], self.steps, return_trajectory=True, progress=False)
+            xs = list(xs[:len(self.grid)]) + [x0]
             for j, k in enumerate(missing):
                 self._cache[("x_t", t, _face_key(x_T[k]))] = xs[i][j]
         return torch.stack([self._cache[("x_t", t, _face_key(x))] for x in x_T])
@@ -405,6 +477,51 @@ class Workbench:
                 return torch.stack([transport(u, s) for s in self.pullbacks(x_T, t, kt)])
             return v
         return self._both("u", [u_to_v(i) for i in range(k)])
+
+    def _LOCO_Edit(self, m, attr, goal):
+        region = next((r for r, attrs in REGIONS.items() if attr in attrs), None)
+        if region is None:  # LOCO edits a region; the faces world has masks for the mouth and the eyes
+            return {}
+        return {f"v_1 ({region})": (self._loco_v(attr, goal, region), 1.0)}
+
+    def _loco_v(self, attr: str, goal: float, region: str) -> Callable[[Tensor], Tensor]:
+        """Face -> its own LOCO v_1 at t_edit in `region`, signed so that the probe reads the edited
+        x0_hat nearer the goal (LOCO's authors look at the edit and keep the sign they want)."""
+        m = METHODS["LOCO Edit"]
+        t, s = self.t_edit(m), m.settings
+
+        def one(x_T: Tensor) -> Tensor:
+            key = ("loco", attr, float(goal), t, _face_key(x_T))
+            if key not in self._cache:
+                x0, x_t = self.x_t(x_T[None], -1), self.x_t(x_T[None], t)
+                mask = face_mask(self.probe, x0, region)[0]
+                v = loco_directions(self.model, x_t, t, mask, rank=s["rank"], null_rank=s["null_rank"],
+                                    seed=self.seed).V[0]
+                moved = torch.cat([loco_edit(x_t, v, c, n_steps=s["n_steps"], step=s["step"]) for c in (1.0, -1.0)])
+                with torch.no_grad():
+                    x0_hat = P_t(moved, eps_of(self.model, moved, t), alpha_bar(self.model, t)).clamp(-1, 1)
+                    read = self.probe(x0_hat)[attr].float()
+                self._cache[key] = v if (read[0] - read[1]) * towards(attr, goal) >= 0 else -v
+            return self._cache[key]
+        return lambda x_T: torch.stack([one(x) for x in x_T])
+
+    def _SAE_feature(self, m, attr, goal):
+        sae = self._once("sae", load_sae)
+        if sae.h_shape != tuple(self.model.h_shape):  # the shipped autoencoder belongs to the bundled model
+            return {}
+        i, sign = best_feature(attr, goal)
+        return {f"feature {i}": (feature_direction(sae, i), sign)}
+
+    def _LoRA_slider(self, m, attr, goal):
+        if attr not in shipped_sliders():
+            return {}
+        slider = self._once(("slider", attr), lambda: load_slider(attr))
+        try:
+            with self.weights_lock, applied(self.weights_model, slider, 0.0):
+                pass
+        except ValueError:  # the shipped sliders fit the bundled model's U-Net only
+            return {}
+        return {f"slider {attr}": (slider, towards(attr, goal))}
 
     def _random(self, m, attr, goal, n):
         n = m.settings["n_candidates"] if n is None else n

@@ -10,7 +10,8 @@ it; notebooks and tests call the same methods (`render`, `sweep`, `edit_size`).
 Every image is the registry's call (`latentlab.methods`): an h-space `Candidate` edits through
 `ddim_sample(x_T, dh=cand.dh(c), t_edit=cand.t_edit, asymmetric=cand.method.asymmetric)`, an x-space
 one through `ddim_sample(cand.move(x_T, x_t, c), t_start=cand.t_edit)` with x_t the face's own
-x_t at t_edit. Strength c means what `METHODS[name].unit` says. A "goal" method's target is
+x_t at t_edit, a weight-space one (a LoRA slider) through `sample_with_slider` at scale c on the
+workbench's own copy of the U-Net. Strength c means what `METHODS[name].unit` says. A "goal" method's target is
 "attribute -> goal"; a "both" method's is the index i of its direction (its i-th '+' candidate; c < 0
 takes the '-' one at |c|). `Edit(..., random=seed)` is an edit's baseline: a Gaussian h-direction
 with the edit's norm at every step of this face's trajectory (x-space: a random unit v, moved alike).
@@ -52,13 +53,13 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .asyrp import shipped_editors
 from .ddim import ddim_invert, ddim_sample, ddim_timesteps
 from .directions import combine, random_direction
 from .faces import ATTRIBUTES, check_goal, render_faces
-from .methods import METHODS, Candidate, Workbench, method
+from .methods import METHODS, Candidate, Workbench, goal_targets, method
 from .model import Model, load_model
 from .probe import load_probe
+from .slider import sample_with_slider
 
 __all__ = ["EditSession", "Edit", "Face", "FaceState", "Result", "target_name", "load_image"]
 
@@ -223,11 +224,13 @@ class _Job:
 
 @dataclass
 class _Plan:
-    """The edits of one request resolved on one face: an h-space dh, or an x-space move at t_edit."""
+    """The edits of one request resolved on one face: an h-space dh, an x-space move at t_edit, or a
+    weight-space candidate with its strength (a slider, acting at t <= t_edit)."""
     t_edit: int
     asymmetric: bool
     dh: Callable[[int, Tensor], Tensor] | None = None
     move: Callable[[Tensor, bool], Tensor] | None = None  # (x_t, preview) -> the moved x_t
+    weights: tuple[Candidate, float] | None = None
 
 
 class _Worker:
@@ -366,10 +369,7 @@ class EditSession:
         if m.sign == "both":
             s = m.settings  # k directions, or the random baseline's n_candidates / 2 draws
             return list(range(s["k"] if "k" in s else (s["n_candidates"] + 1) // 2))
-        if m.t_edit == "editor":  # a learned editor exists for a few (attr, goal) pairs only
-            kind = name.split()[-1]  # "Asyrp dh" -> "dh", as the registry's Workbench reads it
-            return [target_name(a, g) for a, g, k in shipped_editors() if k == kind]
-        return [target_name(a, hi) for a, (lo, hi) in ATTRIBUTES.items()]
+        return [target_name(a, g) for a, g in goal_targets(name)]
 
     def candidate(self, edit: Edit) -> tuple[Candidate, float]:
         """The registry's candidate of an edit and the strength to use it at (fits the method once).
@@ -514,14 +514,21 @@ class EditSession:
         edits = [e for e in edits if e.strength != 0.0]
         if not edits:
             return None
-        if any(METHODS[e.method].space == "x" for e in edits):
+        alone = [e.method for e in edits if METHODS[e.method].space != "h"]
+        if alone:
             if len(edits) > 1:
-                raise ValueError(f"{', '.join(e.method for e in edits if METHODS[e.method].space == 'x')} moves x_t "
-                                 "once at t_edit and cannot be combined with other edits (additivity is a claim about "
-                                 "h): reset the combination or pick an h-space method")
+                raise ValueError(f"{', '.join(alone)} edits x_t once at t_edit or the U-Net's weights and cannot be "
+                                 "combined with other edits (additivity is a claim about h): reset the combination "
+                                 "or pick an h-space method")
             if t_edit is not None or asymmetric is not None:
-                raise ValueError(f"{edits[0].method} edits x_t once at the registry's t_edit: t_edit and asymmetric "
+                raise ValueError(f"{edits[0].method} edits at the registry's t_edit: t_edit and asymmetric "
                                  "apply to h-space methods only")
+            if METHODS[edits[0].method].space == "w":
+                if edits[0].random is not None:
+                    raise ValueError(f"{edits[0].method} changes the U-Net's weights: there is no random edit of "
+                                     "the same size in h or x_t to compare it with (random must be None)")
+                cand, c = self.candidate(edits[0])
+                return _Plan(cand.t_edit, True, weights=(cand, c))
             move, cand = self._mover(state, edits[0])
             return _Plan(cand.t_edit, True, move=move)
         resolved = [self._dh(state, e) for e in edits]
@@ -538,6 +545,12 @@ class EditSession:
 
     def _image(self, state: FaceState, plan: _Plan, steps: int, preview: bool = False) -> Tensor | None:
         """The edited image `(1, C, H, W)` on a `steps` grid (None: x-space t_edit not on that grid)."""
+        if plan.weights is not None:
+            cand, c = plan.weights
+            wb = self.workbench
+            with wb.weights_lock:  # the slider goes into the workbench's copy of the U-Net, never self.model's
+                return sample_with_slider(wb.weights_model, cand.direction, state.x_T, steps, scale=c * cand.sign,
+                                          t_on=plan.t_edit, clip=state.clip)
         if plan.move is None:
             return ddim_sample(self.model, state.x_T, steps, dh=plan.dh, t_edit=plan.t_edit, asymmetric=plan.asymmetric,
                                clip=state.clip, fused=True, progress=False)
@@ -579,6 +592,8 @@ class EditSession:
             plan = self._plan(state, [e])
             if plan is None:
                 out[i] = state.x0[0]
+            elif plan.weights is not None:  # one adapter scale per sampling run
+                out[i] = self._image(state, plan, self.steps)[0]
             else:
                 groups.setdefault((plan.move is None, plan.t_edit, plan.asymmetric), []).append((i, plan))
         for (h_space, t, asym), members in groups.items():
@@ -612,6 +627,9 @@ class EditSession:
         plan = self._plan(state, [edit])
         if plan is None:
             return 0.0
+        if plan.weights is not None:
+            raise ValueError(f"{edit.method} changes the U-Net's weights, not h or x_t: its size is not a norm of "
+                             "an edit vector; compare the images' pixel change instead")
         if plan.move is not None:
             x = state.x_t[plan.t_edit]
             return float((plan.move(x, False) - x).norm() / x.norm())

@@ -133,8 +133,9 @@ SLOW = ("Park pullback (guidance)", "Park transported")
 def test_the_registry_runs_end_to_end_with_matched_random_rows(tmp_path):
     bench, x_calib, _, df = registry_run(tmp_path, methods=[m for m in METHODS if m not in SLOW])
     rows = df.set_index("method")
-    # the shipped editors belong to the bundled model: every other method gives a row
-    methods = [m for m in METHODS if not m.startswith("Asyrp") and m != "random" and m not in SLOW]
+    # the shipped editors, autoencoder and sliders belong to the bundled model: every other method gives a row
+    shipped = ("Asyrp dh", "Asyrp f", "SAE feature", "LoRA slider")
+    methods = [m for m in METHODS if m not in shipped and m != "random" and m not in SLOW]
     assert [m for m in df.method if not m.startswith("random")] == methods
     # how many candidates each offers, from the registry's settings: one for a "goal" method, 2k for "both"
     expect = {"Haas PCA": 10, "Haas Jacobian": 6, "Park pullback (move)": 6}

@@ -27,7 +27,7 @@ def faces(n: int, seed: int = 0) -> torch.Tensor:
 def test_every_method_has_complete_settings():
     for name, m in METHODS.items():
         assert m.name == name
-        assert m.space in ("h", "x") and m.sign in ("goal", "both")
+        assert m.space in ("h", "x", "w") and m.sign in ("goal", "both")
         assert m.t_edit == "editor" or 0 <= m.t_edit < 1
         assert m.unit and m.paper
 
@@ -154,3 +154,80 @@ def test_no_second_copy_of_a_methods_settings():
     hits = [f"{f.relative_to(ROOT)}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
             if SETTINGS.search(line)]
     assert hits == []
+
+
+# ---------------------------------------------------------------------- after the three papers
+
+
+def test_the_later_methods_offer_nothing_where_they_do_not_apply(bench):
+    assert bench.candidates("SAE feature", "smile", 1.0) == {}  # the shipped autoencoder fits the bundled h
+    assert bench.candidates("LoRA slider", "smile", 1.0) == {}  # the shipped sliders fit the bundled U-Net
+    assert bench.candidates("LOCO Edit", "hair_color", 1.0) == {}  # no region mask for hair colour
+    assert ll.methods.goal_targets("LoRA slider") == [("glasses", 1.0), ("glasses", 0.0), ("smile", 1.0),
+                                                       ("smile", -1.0)]
+
+
+def test_a_loco_candidate_moves_x_t_along_the_faces_own_masked_direction_towards_the_goal(bench):
+    from latentlab.ddim import P_t, alpha_bar
+    from latentlab.loco import face_mask, loco_directions
+
+    x = faces(1, seed=4)
+    cand = bench.candidates("LOCO Edit", "smile", 1.0)["v_1 (mouth)"]
+    t = cand.t_edit
+    assert t == nearest_timestep(bench.grid, 0.6 * bench.model.num_train_timesteps)
+    v = cand.v(x)[0]
+    # independently: the mask from the unedited sample, the direction from loco_directions
+    x0 = ll.ddim_sample(bench.model, x, bench.steps, progress=False)
+    x_t = bench.x_t(x, t)
+    ref = loco_directions(bench.model, x_t, t, face_mask(bench.probe, x0, "mouth")[0], seed=bench.seed).V[0]
+    assert abs(float((v * ref).sum())) == pytest.approx(1.0, abs=1e-4)
+    assert torch.allclose(cand.move(x, x_t, 0.5), x_t + 0.5 * 16 * 0.5 * v, atol=1e-5)
+    with torch.no_grad():  # the sign: the probe reads the +c edit's x0_hat nearer the goal than the -c one's
+        moved = torch.cat([x_t + 8 * v, x_t - 8 * v])
+        read = bench.probe(P_t(moved, ll.eps_of(bench.model, moved, t), alpha_bar(bench.model, t)).clamp(-1, 1))
+    assert read["smile"][0] >= read["smile"][1]
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return Workbench(ll.load_model(), steps=2, seed=0)
+
+
+def test_a_slider_candidate_samples_as_peft_merged_weights_do_and_leaves_the_model_alone(bundled):
+    import copy
+
+    from peft import get_peft_model, set_peft_model_state_dict
+    from peft.tuners.lora import LoraLayer
+
+    model = bundled.model
+    before = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    cand = bundled.candidates("LoRA slider", "glasses", 0.0)["slider glasses"]
+    assert cand.sign == -1.0 and cand.t_edit == 500  # towards glasses 0; t <= 0.8 T holds every step of [500, 0]
+    x = faces(2, seed=1)
+    out = cand(x, 0.5)
+    # the oracle: peft's own merge of the adapter at scale -0.5 into a copy of the U-Net
+    slider = cand.direction
+    merged = get_peft_model(copy.deepcopy(model.unet), slider.lora_config(), adapter_name="oracle")
+    loaded = set_peft_model_state_dict(merged, {f"base_model.model.{k}": v for k, v in slider.state.items()},
+                                       adapter_name="oracle")
+    assert not loaded.unexpected_keys
+    for m in merged.modules():
+        if isinstance(m, LoraLayer):
+            m.set_scale("oracle", -0.5)
+    oracle = copy.copy(model)
+    oracle.unet = merged.merge_and_unload()
+    want = ll.ddim_sample(oracle, x, bundled.steps, progress=False)
+    assert torch.allclose(out, want, atol=1e-4)
+    assert torch.equal(cand(x, 0.0), ll.ddim_sample(model, x, bundled.steps, progress=False))
+    after = model.unet.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_an_sae_candidate_adds_the_features_decoder_direction_signed_towards_the_goal(bundled):
+    from latentlab.sae import best_feature, feature_direction, load_sae
+
+    cand, = bundled.candidates("SAE feature", "smile", -1.0).values()
+    i, sign = best_feature("smile", -1.0)
+    d = feature_direction(load_sae(), i)
+    t, h = bundled.grid[0], torch.zeros(bundled.model.h_shape)
+    assert torch.allclose(cand.dh(2.0)(t, h), 2.0 * sign * d(t, h))

@@ -44,7 +44,11 @@ def plus_minus(bench, name):
     return [c for k, c in found.items() if k[0] == "+"], [c for k, c in found.items() if k[0] == "-"]
 
 
-@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if m.sign == "goal" and m.t_edit != "editor"])
+SHIPPED_ONLY = {"SAE feature", "LoRA slider"}  # shipped for the bundled model's h and U-Net only
+
+
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items()
+                                  if m.sign == "goal" and m.t_edit != "editor" and n not in SHIPPED_ONLY])
 def test_goal_methods_equal_the_registry_candidate(session, bench, tiny, name):
     face = Face(3)
     x = session.render(Edit(name, "smile -> +1", 1.5), face=face)
@@ -357,3 +361,27 @@ def test_hooks_act_only_on_their_own_thread(model):
     finally:
         release.set()
         worker.join()
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_ONLY))
+def test_shipped_later_methods_on_the_bundled_model_equal_the_registry_candidate(name):
+    """The SAE feature (an h-space edit) and the LoRA slider (the U-Net's weights, on the workbench's
+    own copy): the session's image is the candidate's, and the bundled model's weights never change."""
+    model = ll.load_model()
+    before = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    s = EditSession(model, probe=LinearProbe(), steps=2, preview_steps=0)
+    try:
+        assert "smile -> +1" in s.targets(name)
+        cand, = s.workbench.candidates(name, "smile", 1.0).values()
+        x_T = x_T_of(model, 0)
+        close(s.render(Edit(name, "smile -> +1", 0.7), face=Face(0)), cand(x_T, 0.7)[0], name)
+        if METHODS[name].space == "w":
+            with pytest.raises(ValueError, match="cannot be combined"):
+                s.render(Edit(name, "smile -> +1", 1.0), Edit("Haas PCA", 0, 1.0), face=Face(0))
+            with pytest.raises(ValueError, match="random must be None"):
+                s.render(Edit(name, "smile -> +1", 1.0, random=3), face=Face(0))
+            close(s.sweep([Edit(name, "smile -> +1", 0.7)], face=Face(0))[0], cand(x_T, 0.7)[0])
+    finally:
+        s.close()
+    after = model.unet.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before) and before.keys() == after.keys()

@@ -86,7 +86,7 @@ def test_each_method_sets_its_registry_settings_and_controls(make):
         w.method.value = name
         assert list(w.target.options[i][1] for i in range(len(w.target.options))) == w.session.targets(name)
         assert (w.t_edit.value, w.asymmetric.value) == w.session.defaults(name)
-        assert w.t_edit.disabled == (m.space == "x") and shown(w.asymmetric) == (m.space == "h")
+        assert w.t_edit.disabled == (m.space != "h") and shown(w.asymmetric) == (m.space == "h")
         assert m.unit[:20] in w.unit.value
     assert shown(w.seed) and not shown(w.upload) and not shown(w.face_box)
     w.source.value = "rendered face"

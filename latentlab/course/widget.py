@@ -202,9 +202,10 @@ class EditWidget(W.VBox):
         self.add_class("ll-editor")
 
     def _show_controls(self) -> None:
-        x_space = METHODS[self.method.value].space == "x"
-        self.t_edit.disabled = x_space  # an x-space method moves x_t once, at the registry's t_edit
-        self.asymmetric.layout.display = "none" if x_space else None
+        fixed = METHODS[self.method.value].space != "h"
+        # an x-space method moves x_t once at the registry's t_edit; a slider acts at t <= its t_edit
+        self.t_edit.disabled = fixed
+        self.asymmetric.layout.display = "none" if fixed else None
         self.face_box.layout.display = None if self.source.value == "rendered face" else "none"
         self.seed.layout.display = "none" if self.source.value == "uploaded image" else None
         self.upload.layout.display = None if self.source.value == "uploaded image" else "none"
