@@ -10,13 +10,13 @@ punishes changes in directions other than the text's; a goal on one attribute do
 
 Only the editor trains; the U-Net is frozen. Along DDIM trajectories from fresh noise, one
 optimiser step per timestep `t >= t_edit`, `x_t` detached, the trajectory itself continuing with
-the asymmetric edited step (Asyrp Eq. 4), as the editor will be used.
+the asymmetric edited step (Asyrp's asymmetric reverse process), as the editor will be used.
 
     python -m latentlab.asyrp --attr smile --goal 1 --kind f --out data/editors/smile+1_f
 
 References
-- Kwon, Jeong & Uh (2023), "Diffusion Models Already Have A Semantic Latent Space", ICLR: Eq. 4
-  (asymmetric reverse process), Sec. 3.3 and App. (the implicit function f_t, "DeltaBlock"), Sec. 4
+- Kwon, Jeong & Uh (2023), "Diffusion Models Already Have A Semantic Latent Space", ICLR: the
+  asymmetric reverse process, the implicit function f_t ("DeltaBlock" in their code), Sec. 4
   (t_edit by LPIPS(x0, P_t), t_boost by LPIPS(x_t, x0)).
 """
 from __future__ import annotations
@@ -178,7 +178,7 @@ def _keep_loss(edited: dict[str, Tensor], unedited: dict[str, Tensor], attr: str
 def train_editor(model: Model, attr: str = "smile", goal: float = 1.0, kind: str = "f", *, probe: Probe | None = None,
                  loss: Callable[[Tensor, Tensor], Tensor] | None = None, progress: bool = True,
                  history: list | None = None, **options) -> Editor:
-    """Asyrp's training of an editor (Kwon et al. 2023, Sec. 3.3) with the probe in CLIP's place.
+    """Asyrp's training of an editor (Kwon et al. 2023) with the probe in CLIP's place.
 
     Works on any model `load_model` gives: the editor trains in float32 whatever the U-Net's dtype
     (float64 for a float64 model),

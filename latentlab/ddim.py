@@ -3,8 +3,8 @@
 References:
 - Song, Meng & Ermon, "Denoising Diffusion Implicit Models", ICLR 2021, Eq. 12 (the step) and
   Eq. 16 (eta and sigma_t).
-- Kwon, Jeong & Uh, "Diffusion Models Already Have A Semantic Latent Space", ICLR 2023, Eq. 4
-  (the asymmetric reverse process) and Sec. 4 (editing interval t_edit, quality boosting t_boost).
+- Kwon, Jeong & Uh, "Diffusion Models Already Have A Semantic Latent Space", ICLR 2023: the
+  asymmetric reverse process, and Sec. 4 (editing interval t_edit, quality boosting t_boost).
 
 With no edit, `ddim_sample` equals a loop over diffusers' `DDIMScheduler.step` with the same eta
 and generator, `clip_sample` and thresholding included.
@@ -151,7 +151,7 @@ def ddim_step(
     generator: torch.Generator | None = None,
     clip: bool | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One DDIM step from level t to t_prev (Song et al. 2021, Eq. 12; Asyrp's Eq. 4 with eps_edit).
+    """One DDIM step from level t to t_prev (Song et al. 2021, Eq. 12; Asyrp's asymmetric step with eps_edit).
 
     `x_prev = sqrt(a_prev) P_t(eps_edit) + D_t(eps) + sigma_t z`: P_t is predicted from the edited
     noise (`eps_edit`, default `eps`), the direction D_t from the unedited one (Kwon et al. 2023's
@@ -237,7 +237,7 @@ def ddim_sample(
     callback: Callable[[dict], None] | None = None,
     progress: bool = True,
 ) -> Tensor | tuple[Tensor, list[Tensor]]:
-    """DDIM sampling (Song et al. 2021, Eq. 12) with Asyrp's h-space edit (Kwon et al. 2023, Eq. 4).
+    """DDIM sampling (Song et al. 2021, Eq. 12) with Asyrp's h-space edit (Kwon et al. 2023, the asymmetric reverse process).
 
     Each step: `x_prev = sqrt(a_prev) P_t(eps_edit) + D_t(eps) + sigma_t z`, where
     `eps_edit = eps_theta(x_t | h_t + dh)`. With `asymmetric=False` the edited eps goes into both

@@ -50,7 +50,7 @@ __all__ = [
 
 
 def jacobian_tensor(model: Model, x_t: Tensor, t: int | Tensor, *, chunk_size: int | None = 128) -> Tensor:
-    """The encoder's Jacobian dh/dx_t at one sample as a tensor (Park et al. 2023, Sec. 3, unflattened).
+    """The encoder's Jacobian dh/dx_t at one sample as a tensor (Park et al. 2023, unflattened).
 
     Computed densely by reverse mode, one vector-Jacobian product per entry of h, through
     `jacobians.jacobian_products` (the pullback's own products: each chunk of rows is one U-Net

@@ -1,5 +1,5 @@
 """h-space: the output of the U-Net's middle block (Kwon et al., "Diffusion Models Already Have A
-Semantic Latent Space", ICLR 2023, Sec. 3.2).
+Semantic Latent Space", ICLR 2023).
 
 Everything here works through forward hooks on `unet.mid_block`, never by re-implementing the
 U-Net's forward pass (the papers' code did and broke with later diffusers):
@@ -78,7 +78,7 @@ def h_of_batch(model: Model, x: Tensor, t: Tensor) -> Tensor:
 
 def eps_of_batch(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable[[Tensor], Tensor] | None = None, *,
                  record: list | None = None, repeat: int = 1) -> Tensor:
-    """The U-Net's output eps_theta(x_t | h_t + dh) (Kwon et al. 2023, Eq. 5) for a batch already
+    """The U-Net's output eps_theta(x_t | h_t + dh) (Kwon et al. 2023) for a batch already
     checked (`check_x`, `check_t`, `check_dh`); no checks, so safe under torch.func transforms.
 
     Args:
@@ -113,7 +113,7 @@ def eps_of_batch(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable[[Tens
 
 def eps_pair(model: Model, x: Tensor, t: Tensor, dh: Tensor | Callable[[Tensor], Tensor], *,
              record: list | None = None) -> tuple[Tensor, Tensor]:
-    """(eps, eps_edit) of Asyrp's asymmetric step (Kwon et al. 2023, Eq. 4) in one U-Net pass over `[x; x]`.
+    """(eps, eps_edit) of Asyrp's asymmetric step (Kwon et al. 2023) in one U-Net pass over `[x; x]`.
 
     Both halves see the same x_t; the mid-block hook adds dh to the second half only, so the first
     half is the unedited eps and the second `eps_theta(x_t | h_t + dh)` (a callable dh sees the first
@@ -171,7 +171,7 @@ def check_dh(model: Model, dh: Any, batch: int, name: str = "dh") -> Tensor | No
 
 
 def h_of(model: Model, x_t: Tensor, t: int | Tensor) -> Tensor:
-    """h_t, the middle block's output (Kwon et al. 2023, Sec. 3.2); the decoder never runs.
+    """h_t, the middle block's output (Kwon et al. 2023); the decoder never runs.
 
     Args:
         model: from `load_model` or `tiny_model`.
@@ -192,7 +192,7 @@ def h_of(model: Model, x_t: Tensor, t: int | Tensor) -> Tensor:
 
 
 def eps_of(model: Model, x_t: Tensor, t: int | Tensor, dh: Tensor | None = None) -> Tensor:
-    """The predicted noise eps_theta(x_t | h_t + dh) (Kwon et al. 2023, Eq. 5: only h changes).
+    """The predicted noise eps_theta(x_t | h_t + dh) (Kwon et al. 2023: only h changes).
 
     Args:
         dh: `None`, or a shift of h with the shape of h or of one sample's h; the skip connections

@@ -192,7 +192,7 @@ def loco_basis(jvp: LinearMap, vjp: LinearMap, mask: Tensor, *, rank: int = 1, n
                **options: Any) -> LocoDirections:
     """LOCO's directions for any linear map J from x-space to an image of the same shape, given by
     its products: the top right singular vectors of M J, projected off the top `null_rank` right
-    singular vectors of (1 - M) J (Chen et al. 2024, Sec. 4; Zhu et al. 2021 for GANs).
+    singular vectors of (1 - M) J (Chen et al. 2024; Zhu et al. 2021 for GANs).
 
     Args:
         jvp, vjp: v -> J v and u -> J^T u on tensors of `mask`'s full shape (vmappable, or marked
@@ -257,7 +257,7 @@ def loco_basis(jvp: LinearMap, vjp: LinearMap, mask: Tensor, *, rank: int = 1, n
 def loco_directions(model: Model, x_t: Tensor, t: int | Tensor, mask: Tensor, *, rank: int = 1,
                     null_rank: int = 5, tol: float = 1e-3, seed: int = 0, **options: Any) -> LocoDirections:
     """LOCO Edit's directions at one x_t: the masked Jacobian of the posterior mean, its outside null
-    space projected out (Chen et al. 2024, Sec. 4, Alg. 1).
+    space projected out (Chen et al. 2024).
 
     Args:
         model: from ``load_model`` or ``tiny_model``.

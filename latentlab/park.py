@@ -6,7 +6,7 @@ An edit happens at one timestep t_edit: x_t is changed, then DDIM continues from
 
 References
 - Park, Kwon, Choi, Jo & Uh (2023), "Understanding the Latent Space of Diffusion Models through the
-  Lens of Riemannian Geometry", NeurIPS: Sec. 3 (the pullback and its SVD), Sec. 4 (editing; their
+  Lens of Riemannian Geometry", NeurIPS: the pullback and its SVD, editing (their
   released code edits by x-space guidance, gamma = 0.1, 16 repeats), parallel transport
   `v' = V'(U'^T u)` normalised.
 """

@@ -185,7 +185,7 @@ print("rule (probe features for LPIPS): t_edit =", iv.t_edit_rule[0], ", t_boost
 # generative process by "editing strength of an interval and quality deficiency at a timestep", on
 # DDPM++, iDDPM and ADM models of CelebA-HQ, AFHQ-dog, LSUN-church, LSUN-bedroom and METFACES.
 # Figure 1(a-c) sets existing approaches (image guidance, classifier guidance, fine-tuning) beside
-# Asyrp, Figure 1(d). h-space is not the intermediate $x_t$. The paper proves that shifting $\epsilon$ in both $P_t$ and $D_t$ leaves
+# Asyrp in the same figure. h-space is not the intermediate $x_t$. The paper proves that shifting $\epsilon$ in both $P_t$ and $D_t$ leaves
 # $x_{t-1}$ nearly unchanged, the cancellation of section 3 here, and sets $t_\text{edit}$ and
 # $t_\text{boost}$ by LPIPS thresholds, 0.33 and 1.2 in the official code's README
 # (github.com/kwonminki/Asyrp_official).

@@ -346,7 +346,7 @@ glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # Asyrp's learned raw dh
 # Lecture 03's exercise 03.1 wrote one asymmetric step; now the whole reverse process. Write
 # `asyrp_sample(model, x_T, steps, editor, t_edit)`: DDIM's loop (exercise 02.3) over
 # `ll.ddim_timesteps(model, steps)` where every step with $t \ge t_\text{edit}$ takes Asyrp's step
-# (Eq. 4): $\Delta h$ = `editor(t, ll.h_of(model, x, t))`, the edited $\tilde\epsilon$ =
+# (its asymmetric step): $\Delta h$ = `editor(t, ll.h_of(model, x, t))`, the edited $\tilde\epsilon$ =
 # `ll.eps_of(model, x, t, dh=dh)` in $P_t$ (clipped to $[-1, 1]$), the unedited $\epsilon$ in $D_t$;
 # the steps below $t_\text{edit}$ are plain DDIM. Return $x_0$. The check runs it with the glasses
 # editor, 10 steps and $t_\text{edit} = 500$ against `ll.ddim_sample(model, x_T, 10, dh=editor,

@@ -1,0 +1,220 @@
+"""LOCO Edit against Park et al.'s global pullback on the kit's faces, measured as LOCO's paper compares
+them: does the edit succeed, does it stay inside the region, does a direction found on one face work on
+another (transfer).
+
+One face is `seed` (x_T from `torch.Generator().manual_seed(seed)`), sampled by plain 20-step DDIM. At
+the grid step nearest 0.6 T (LOCO's t) its x_t moves by LOCO's straight move (`loco.loco_edit`: 8 along a
+unit v) and plain DDIM finishes. v is
+- "LOCO": `loco_directions(...).V[0]` with the face's mouth mask (smile) or eyes mask (glasses);
+- "Park": `pullback(...).V[0]`, the top direction of dh/dx_t (global, no mask);
+- "random": a unit Gaussian direction in x_t (seeded by the face), the matched baseline.
+A singular vector's sign is arbitrary: each face's sign is aligned with the reference face's (the first
+seed) through the output side (LOCO: U, the change of x0_hat in the mask; Park: U in h). "own" uses the
+face's own v, "transfer" the reference face's v (LOCO's transfer, without transport). Both signs are
+measured; `loco_summary` keeps, per method, attribute and use, the sign that moves more faces the right
+way (one choice for all faces, as the registry's "both" candidates; the random rows get the same choice).
+
+`loco_rows` computes the rows of the shipped run `data/runs/11_loco.json`
+(`benchmarks/lecture_11_loco.py`); the lecture re-runs the reference face's rows live.
+
+References
+- Chen, Zhang, Guo, Lu, Wang & Qu (2024), "Exploring Low-Dimensional Subspaces in Diffusion Models for
+  Controllable Image Editing", NeurIPS 2024, arXiv 2409.02374 (LOCO Edit; Table 1: local edit success,
+  transfer success and learning time against Park et al.'s pullback on CelebA-HQ).
+- Park, Kwon, Choi, Jo & Uh (2023), "Understanding the Latent Space of Diffusion Models through the Lens
+  of Riemannian Geometry", NeurIPS, arXiv 2307.12868.
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..ddim import ddim_sample, ddim_timesteps
+from ..faces import ATTRIBUTES
+from ..jacobians import pullback
+from ..loco import LOCO_SETTINGS, face_mask, loco_directions, loco_edit
+from ..metrics import right_way
+from ..model import Model
+
+__all__ = ["REGION_OF", "LOCAL_METHODS", "outside_change", "face_noise", "loco_rows", "loco_summary"]
+
+#: The attribute each region edit targets, and the mask it uses (`faces.REGIONS`).
+REGION_OF: dict[str, str] = {"smile": "mouth", "glasses": "eyes"}
+#: The directions compared: LOCO's masked Jacobian, Park's global pullback, a random unit direction.
+LOCAL_METHODS: tuple[str, ...] = ("LOCO", "Park", "random")
+
+
+def outside_change(x0: Tensor, edited: Tensor, mask: Tensor) -> Tensor:
+    """Per image, the RMS pixel change outside the mask over the RMS change inside it: 0 for an edit that
+    stays in the region, 1 for one that changes every pixel alike.
+
+    Args:
+        x0, edited: `(n, C, H, W)` images before and after the edit.
+        mask: boolean `(n, H, W)` (or `(H, W)` for all), True inside the region; neither it nor its
+            complement may be empty.
+
+    >>> x = torch.zeros(1, 1, 2, 2); e = torch.tensor([[[[2.0, 1.0], [0.0, 0.0]]]])
+    >>> outside_change(x, e, torch.tensor([[True, False], [False, False]]))
+    tensor([0.2887])
+    """
+    if not isinstance(x0, Tensor) or not isinstance(edited, Tensor) or x0.shape != edited.shape or x0.dim() != 4:
+        shapes = [tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__ for a in (x0, edited)]
+        raise ValueError(f"x0 and edited must be image batches (n, C, H, W) of one shape, got {shapes}")
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape[-2:] != x0.shape[-2:] \
+            or mask.dim() not in (2, 3) or (mask.dim() == 3 and len(mask) != len(x0)):
+        got = (mask.dtype, tuple(mask.shape)) if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be boolean (n, H, W) or (H, W) matching x0 {tuple(x0.shape)}, got {got}")
+    mask = mask.expand(len(x0), *x0.shape[-2:]).float()
+    inside, outside = mask.flatten(1).sum(1), (1 - mask).flatten(1).sum(1)
+    if (inside == 0).any() or (outside == 0).any():
+        raise ValueError("mask must be neither empty nor the whole image for every face")
+    sq = (edited - x0).square().mean(1)  # (n, H, W), mean over channels
+    rms_in = ((sq * mask).flatten(1).sum(1) / inside).sqrt()
+    rms_out = ((sq * (1 - mask)).flatten(1).sum(1) / outside).sqrt()
+    return rms_out / rms_in
+
+
+def face_noise(model: Model, seeds: Sequence[int]) -> Tensor:
+    """x_T for each seed, one generator per face, so a face does not depend on the others in the batch.
+
+    >>> import latentlab as ll
+    >>> m = ll.tiny_model()
+    >>> torch.equal(face_noise(m, [3, 4])[1], face_noise(m, [4])[0])
+    True
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of integers, got {seeds!r}")
+    return torch.stack([torch.randn(*model.sample_shape, generator=torch.Generator().manual_seed(int(s)))
+                        for s in seeds])
+
+
+def _aligned(d: Tensor, ref: Tensor) -> float:
+    return 1.0 if float((d * ref).sum()) >= 0 else -1.0
+
+
+def loco_rows(model: Model, probe: Callable[[Tensor], dict[str, Tensor]], seeds: Sequence[int], *,
+              attrs: Sequence[str] = ("smile", "glasses"), methods: Sequence[str] = LOCAL_METHODS,
+              steps: int = 20, strength: float = 1.0, progress: bool = True) -> list[dict[str, Any]]:
+    """One row per face, attribute, method, use ("own", "transfer") and sign of LOCO Edit's comparison.
+
+    The first seed is the reference face: its directions are the transferred ones, and it has no
+    "transfer" rows. Fields: `seed`, `attr`, `method`, `use`, `sign` (+1 or -1 times the aligned v),
+    `goal` (smile: 1; glasses: 1 for +v, 0 for -v, each face pushed to the other state), `before` and
+    `after` (the probe's reading), `movable`, `moved` (`metrics.right_way`), `towards` (the change
+    towards the goal, in attribute units), `leak` (the largest change of another attribute, in units of
+    its range) and `leak_attr` (which), `outside` (`outside_change` with the face's region mask).
+
+    Args:
+        model: `load_model()` (or `tiny_model()`). probe: `load_probe()`.
+        seeds: face seeds (`face_noise`), the reference first.
+        attrs: among `REGION_OF`. methods: among `LOCAL_METHODS`.
+        steps: DDIM steps. strength: multiple of LOCO's move (1: 8 along the unit v).
+
+    >>> import latentlab as ll
+    >>> from latentlab.probe import Probe, ProbeConfig
+    >>> rows = loco_rows(ll.tiny_model(), Probe(ProbeConfig.tiny()), [0], attrs=["smile"],
+    ...                  methods=["random"], steps=4, progress=False)
+    >>> [(r["method"], r["use"], r["sign"]) for r in rows]
+    [('random', 'own', 1.0), ('random', 'own', -1.0)]
+    """
+    from tqdm.auto import tqdm
+
+    bad = [a for a in attrs if a not in REGION_OF]
+    if isinstance(attrs, str) or not attrs or bad:
+        raise ValueError(f"attrs must be a non-empty list among {list(REGION_OF)}, got {attrs!r}")
+    if isinstance(methods, str) or not methods or any(m not in LOCAL_METHODS for m in methods):
+        raise ValueError(f"methods must be a non-empty list among {list(LOCAL_METHODS)}, got {methods!r}")
+    x_T = face_noise(model, seeds)
+    grid = ddim_timesteps(model, steps).tolist()
+    t = min(grid, key=lambda g: abs(g - LOCO_SETTINGS["t_edit"] * model.num_train_timesteps))
+    with torch.no_grad():
+        x0, traj = ddim_sample(model, x_T, steps, return_trajectory=True, progress=False)
+        before = probe(x0)
+    x_t = traj[grid.index(t)]
+    n = len(seeds)
+    dirs: dict[tuple[str, str], Tensor] = {}
+    bar = tqdm(total=n * len(attrs) * len(methods), desc="directions", disable=not progress)
+    park = None
+    for attr in attrs:
+        masks = face_mask(probe, x0, REGION_OF[attr])
+        for method in methods:
+            if method == "LOCO":
+                d = [loco_directions(model, x_t[i], t, masks[i], rank=1, null_rank=LOCO_SETTINGS["null_rank"],
+                                     seed=0) for i in range(n) if not bar.update(1)]
+                V = torch.stack([_aligned(e.U[0], d[0].U[0]) * e.V[0] for e in d])
+            elif method == "Park":
+                if park is None:
+                    p = [pullback(model, x_t[i], t, 1, seed=0) for i in range(n)]
+                    park = torch.stack([_aligned(e.U[0], p[0].U[0]) * e.V[0] for e in p])
+                bar.update(n)
+                V = park
+            else:
+                V = face_noise(model, [s + 10_000 for s in seeds])
+                V = V / V.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+                bar.update(n)
+            dirs[attr, method] = V
+    bar.close()
+    rows = []
+    for attr in attrs:
+        masks = face_mask(probe, x0, REGION_OF[attr])
+        for method in methods:
+            V = dirs[attr, method]
+            for use in ("own", "transfer"):
+                faces = list(range(n)) if use == "own" else list(range(1, n))
+                if not faces:
+                    continue
+                v = V if use == "own" else V[:1].expand_as(V)
+                for sign in (1.0, -1.0):
+                    with torch.no_grad():
+                        out = ddim_sample(model, loco_edit(x_t[faces], sign * v[faces], strength), steps,
+                                          t_start=t, progress=False)
+                        after = probe(out)
+                    goal = 1.0 if attr != "glasses" or sign > 0 else 0.0
+                    b = {a: before[a][faces] for a in ATTRIBUTES}
+                    movable, moved = right_way(b[attr], after[attr], attr, goal)
+                    towards = (after[attr] - b[attr]) * (1.0 if goal > 0.5 else -1.0)
+                    others = [a for a in ATTRIBUTES if a != attr]
+                    leak, worst = torch.stack([(after[a] - b[a]).abs() / ATTRIBUTES[a].span
+                                               for a in others]).max(0)
+                    outside = outside_change(x0[faces], out, masks[faces])
+                    for j, i in enumerate(faces):
+                        rows.append({"seed": int(seeds[i]), "attr": attr, "method": method, "use": use,
+                                     "sign": sign, "goal": goal, "before": round(float(b[attr][j]), 5),
+                                     "after": round(float(after[attr][j]), 5), "movable": bool(movable[j]),
+                                     "moved": bool(moved[j]), "towards": round(float(towards[j]), 5),
+                                     "leak": round(float(leak[j]), 5), "leak_attr": others[int(worst[j])],
+                                     "outside": round(float(outside[j]), 5)})
+    return rows
+
+
+def loco_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per attribute, method and use, the sign that moves more faces the right way, and its measures:
+    `right_way` (moved / movable), `n_movable`, `n_moved`, mean `towards`, `leak` and `outside`.
+
+    >>> r = [{"attr": "smile", "method": "LOCO", "use": "own", "sign": s, "movable": True, "moved": s > 0,
+    ...       "towards": s, "leak": 0.1, "outside": 0.5} for s in (1.0, -1.0)]
+    >>> loco_summary(r)[0]["sign"], loco_summary(r)[0]["right_way"]
+    (1.0, 1.0)
+    """
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["attr"], r["method"], r["use"], r["sign"]), []).append(r)
+    out = []
+    for attr, method, use in dict.fromkeys(k[:3] for k in groups):
+        best = None
+        for sign in (1.0, -1.0):
+            g = groups.get((attr, method, use, sign), [])
+            n_mov = sum(r["movable"] for r in g)
+            k = sum(r["moved"] for r in g)
+            frac = k / n_mov if n_mov else float("nan")
+            if g and (best is None or frac > best["right_way"]):
+                mean = {f: sum(r[f] for r in g) / len(g) for f in ("towards", "leak", "outside")}
+                best = {"attr": attr, "method": method, "use": use, "sign": sign, "right_way": frac,
+                        "n_movable": n_mov, "n_moved": k, "n_faces": len(g), **mean}
+        out.append(best)
+    return out
