@@ -237,7 +237,7 @@ def ddim_sample(
     callback: Callable[[dict], None] | None = None,
     progress: bool = True,
 ) -> Tensor | tuple[Tensor, list[Tensor]]:
-    """DDIM sampling (Song et al. 2021, Eq. 12) with Asyrp's h-space edit (Kwon et al. 2023, the asymmetric reverse process).
+    """DDIM sampling (Song et al. 2021, Eq. 12) with Asyrp's h-space edit (Kwon et al. 2023's asymmetric step).
 
     Each step: `x_prev = sqrt(a_prev) P_t(eps_edit) + D_t(eps) + sigma_t z`, where
     `eps_edit = eps_theta(x_t | h_t + dh)`. With `asymmetric=False` the edited eps goes into both

@@ -62,8 +62,8 @@ from .probe import Probe, load_probe
 from .sae import SAE_SETTINGS, best_feature, feature_direction, load_sae
 from .slider import SLIDER_SETTINGS, applied, load_slider, sample_with_slider, shipped_sliders
 
-__all__ = ["Method", "METHODS", "method", "goal_targets", "Candidate", "Workbench", "towards", "above_middle",
-           "nearest_timestep"]
+__all__ = ["Method", "METHODS", "THREE_PAPERS", "AFTER_THE_PAPERS", "method", "goal_targets", "Candidate",
+           "Workbench", "towards", "above_middle", "nearest_timestep"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,15 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("random", "baseline", "h", 0.0, True, "a Gaussian h-direction of unit norm at every step", "both",
            False, {"n_candidates": 10}),
 ]}
+
+
+#: The methods of the course's three papers (Asyrp; Haas et al.; Park et al.) with the faces world's two
+#: supervised baselines: what lectures 03-10 compare (with the random baseline).
+THREE_PAPERS: tuple[str, ...] = ("mean difference", "paired", "Asyrp dh", "Asyrp f", "Haas PCA", "Haas Jacobian",
+                                 "Haas supervised", "Park pullback (guidance)", "Park pullback (move)",
+                                 "Park transported")
+#: What came after them: lecture 11.
+AFTER_THE_PAPERS: tuple[str, ...] = ("LOCO Edit", "SAE feature", "LoRA slider")
 
 
 def method(name: str) -> Method:

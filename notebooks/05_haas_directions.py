@@ -39,7 +39,7 @@ import latentlab as ll
 from latentlab.course.direction_agreement import jacobian_v1, sharing_row, show_sharing, show_split_halves
 from latentlab.course.plot import lecture_style, show_rows
 from latentlab.course.runs import load_run, run_table, same_row
-from latentlab.methods import METHODS, Workbench
+from latentlab.methods import METHODS, THREE_PAPERS, Workbench
 
 lecture_style()
 torch.set_num_threads(1)
@@ -185,7 +185,7 @@ import pandas as pd
 
 from latentlab.compare import shipped_results
 
-t = pd.concat([shipped_results(s)[0].assign(seed=s) for s in (0, 1)])
+t = pd.concat([shipped_results(s, THREE_PAPERS)[0].assign(seed=s) for s in (0, 1)])
 rand = t[["attr", "method", "seed", "k", "n_movable"]].set_axis(["attr", "baseline", "seed", "kr", "mr"], axis=1)
 t = t[t.method.isin(names)].merge(rand, on=["attr", "baseline", "seed"])
 t["cell"] = [f"{r.k}/{r.n_movable} vs {r.kr}/{r.mr}" for r in t.itertuples()]

@@ -54,9 +54,10 @@ from latentlab.course.comparison import (  # noqa: E402
 )
 from latentlab.course.plot import show_rows  # noqa: E402
 from latentlab.course.runs import same_row  # noqa: E402
-from latentlab.methods import Workbench  # noqa: E402
+from latentlab.methods import THREE_PAPERS, Workbench  # noqa: E402
 
-runs = {1: shipped_results(0), 2: shipped_results(1)}  # run -> (table, per-face measurements)
+# run -> (table, per-face measurements) of the three papers' methods and the random rows
+runs = {1: shipped_results(0, THREE_PAPERS), 2: shipped_results(1, THREE_PAPERS)}
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. One protocol for every method

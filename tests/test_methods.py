@@ -231,3 +231,10 @@ def test_an_sae_candidate_adds_the_features_decoder_direction_signed_towards_the
     d = feature_direction(load_sae(), i)
     t, h = bundled.grid[0], torch.zeros(bundled.model.h_shape)
     assert torch.allclose(cand.dh(2.0)(t, h), 2.0 * sign * d(t, h))
+
+
+def test_the_course_groups_cover_the_registry_once():
+    from latentlab.methods import AFTER_THE_PAPERS, THREE_PAPERS
+
+    assert sorted(THREE_PAPERS + AFTER_THE_PAPERS + ("random",)) == sorted(METHODS)
+    assert len(set(THREE_PAPERS + AFTER_THE_PAPERS)) == len(THREE_PAPERS) + len(AFTER_THE_PAPERS)

@@ -44,6 +44,7 @@ from latentlab.course import (
 )
 from latentlab.course.runs import RUNS, load_run, run_table
 from latentlab.linalg import dense_jacobian
+from latentlab.methods import THREE_PAPERS
 
 __all__ = ["SlideFigure", "FIGURES", "NEEDS", "write_figures", "main"]
 
@@ -212,7 +213,7 @@ def _samples(model: ll.Model) -> Figure:
 # --- 10 The comparison's two shipped runs
 
 def _runs() -> dict[int, object]:
-    return {1: shipped_results(0)[0], 2: shipped_results(1)[0]}
+    return {1: shipped_results(0, THREE_PAPERS)[0], 2: shipped_results(1, THREE_PAPERS)[0]}
 
 
 FIGURES: dict[str, SlideFigure] = {
@@ -256,7 +257,8 @@ FIGURES: dict[str, SlideFigure] = {
                                 lambda model: comparison.show_right_way(_runs()), "nothing"),
     "10_costs": SlideFigure("10 §3 What an edit costs",
                             lambda model: comparison.show_costs(comparison.method_costs(
-                                [shipped_results(0), shipped_results(1)]).sort_values("seconds_1")), "nothing"),
+                                [shipped_results(s, THREE_PAPERS) for s in (0, 1)]).sort_values("seconds_1")),
+                            "nothing"),
     "10_local_global": SlideFigure("10 §5 The papers' side",
                                    lambda model: comparison.show_local_global(_runs()), "nothing"),
 }

@@ -39,7 +39,7 @@ from latentlab.compare import shipped_results
 from latentlab.course.direction_agreement import jacobian_v1, sharing_row
 from latentlab.course.plot import lecture_style
 from latentlab.course.runs import load_run, run_table
-from latentlab.methods import METHODS, Workbench
+from latentlab.methods import METHODS, THREE_PAPERS, Workbench
 from latentlab.stats import binomial_test, intervals, paired_test
 
 lecture_style()
@@ -117,7 +117,7 @@ print(f"entries above 0.073: {above.sum()} of {above.size}; at t = 0: {above[-1]
 names = ["mean difference", "paired", "Haas PCA", "Haas Jacobian", "Haas supervised"]
 rows = []
 for seed in (0, 1):
-    table, samples = shipped_results(seed)
+    table, samples = shipped_results(seed, THREE_PAPERS)
     for r in table[table.method.isin(names)].itertuples():
         p = paired_test(samples, r.attr, r.method, r.baseline)
         rows.append({"attr": r.attr, "method": r.method, "seed": seed, "k": p["k_a"], "k random": p["k_b"],

@@ -37,9 +37,11 @@ lecture_style()
 import latentlab as ll  # noqa: E402
 from latentlab.compare import read_by_judge, shipped_results  # noqa: E402
 from latentlab.course.comparison import leakage_tests, matched_tests, method_costs, rank_agreement, show_run_intervals  # noqa: E402
+from latentlab.methods import THREE_PAPERS  # noqa: E402
 from latentlab.stats import intervals, paired_test  # noqa: E402
 
-runs = {1: shipped_results(0), 2: shipped_results(1)}  # run -> (table, per-face measurements)
+# run -> (table, per-face measurements) of the three papers' methods and the random rows
+runs = {1: shipped_results(0, THREE_PAPERS), 2: shipped_results(1, THREE_PAPERS)}
 table, samples = runs[1]
 judged = {r: read_by_judge(runs[r][1]) for r in runs}  # the same edits, as the judge read them
 ATTRS = ("glasses", "hair_color", "smile")

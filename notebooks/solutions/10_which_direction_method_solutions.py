@@ -25,8 +25,10 @@ from scipy.stats import spearmanr, wilcoxon
 
 from latentlab.compare import shipped_results
 from latentlab.course import exercises as ex
+from latentlab.methods import THREE_PAPERS
 
-runs = {1: shipped_results(0), 2: shipped_results(1)}  # run -> (table, per-face measurements)
+# run -> (table, per-face measurements) of the three papers' methods and the random rows
+runs = {1: shipped_results(0, THREE_PAPERS), 2: shipped_results(1, THREE_PAPERS)}
 table, samples = runs[1]
 
 # %% [markdown]
