@@ -40,7 +40,8 @@ from ..loco import LOCO_SETTINGS, face_mask, loco_directions, loco_edit
 from ..metrics import right_way
 from ..model import Model
 
-__all__ = ["REGION_OF", "LOCAL_METHODS", "outside_change", "face_noise", "loco_rows", "loco_summary"]
+__all__ = ["REGION_OF", "LOCAL_METHODS", "outside_change", "face_noise", "loco_rows", "loco_summary", "region_edits",
+           "show_region_edits", "right_way_interval", "loco_tests"]
 
 #: The attribute each region edit targets, and the mask it uses (`faces.REGIONS`).
 REGION_OF: dict[str, str] = {"smile": "mouth", "glasses": "eyes"}
@@ -97,6 +98,86 @@ def _aligned(d: Tensor, ref: Tensor) -> float:
     return 1.0 if float((d * ref).sum()) >= 0 else -1.0
 
 
+def _start(model: Model, probe: Callable, seeds: Sequence[int], steps: int):
+    x_T = face_noise(model, seeds)
+    grid = ddim_timesteps(model, steps).tolist()
+    t = min(grid, key=lambda g: abs(g - LOCO_SETTINGS["t_edit"] * model.num_train_timesteps))
+    with torch.no_grad():
+        x0, traj = ddim_sample(model, x_T, steps, return_trajectory=True, progress=False)
+        before = probe(x0)
+    return x0, traj[grid.index(t)], t, before
+
+
+def _directions(model: Model, x_t: Tensor, t: int, masks: Tensor, method: str, seeds: Sequence[int],
+                park: list[Tensor]) -> Tensor:
+    """Each face's unit direction, signs aligned with the first face's through the output side."""
+    n = len(x_t)
+    if method == "LOCO":
+        d = [loco_directions(model, x_t[i], t, masks[i], rank=1, null_rank=LOCO_SETTINGS["null_rank"], seed=0)
+             for i in range(n)]
+        return torch.stack([_aligned(e.U[0], d[0].U[0]) * e.V[0] for e in d])
+    if method == "Park":
+        if not park:
+            p = [pullback(model, x_t[i], t, 1, seed=0) for i in range(n)]
+            park.append(torch.stack([_aligned(e.U[0], p[0].U[0]) * e.V[0] for e in p]))
+        return park[0]
+    V = face_noise(model, [s + 10_000 for s in seeds])
+    return V / V.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+
+
+def region_edits(model: Model, probe: Callable[[Tensor], dict[str, Tensor]], seeds: Sequence[int], attr: str,
+                 signs: Mapping[str, float], *, steps: int = 20, strength: float = 1.0
+                 ) -> tuple[dict[str, Tensor], Tensor]:
+    """The faces before and after each method's own edit (`loco_rows`' "own" use), for a figure.
+
+    Args:
+        seeds: face seeds, the reference first. attr: among `REGION_OF`.
+        signs: `{method: sign}` for methods among `LOCAL_METHODS`, e.g. the signs `loco_summary` chose.
+
+    Returns:
+        `({"original": x0, method: edited, ...}, masks)`, images `(n, C, H, W)`, masks `(n, H, W)`.
+
+    >>> import latentlab as ll
+    >>> from latentlab.probe import Probe, ProbeConfig
+    >>> ims, masks = region_edits(ll.tiny_model(sample_size=32), Probe(ProbeConfig.tiny()), [0, 1], "smile",
+    ...                           {"random": 1.0}, steps=4)
+    >>> list(ims), tuple(masks.shape)
+    (['original', 'random'], (2, 32, 32))
+    """
+    if attr not in REGION_OF:
+        raise ValueError(f"attr must be one of {list(REGION_OF)}, got {attr!r}")
+    if not isinstance(signs, Mapping) or not signs or any(m not in LOCAL_METHODS for m in signs):
+        raise ValueError(f"signs must map methods among {list(LOCAL_METHODS)} to +1 or -1, got {signs!r}")
+    x0, x_t, t, _ = _start(model, probe, seeds, steps)
+    masks = face_mask(probe, x0, REGION_OF[attr])
+    images, park = {"original": x0}, []
+    for method, sign in signs.items():
+        v = _directions(model, x_t, t, masks, method, seeds, park)
+        with torch.no_grad():
+            images[method] = ddim_sample(model, loco_edit(x_t, float(sign) * v, strength), steps, t_start=t,
+                                         progress=False)
+    return images, masks
+
+
+def show_region_edits(images: Mapping[str, Tensor], masks: Tensor, scale: float = 1.1):
+    """Rows of faces (`region_edits`' output), the region mask outlined in yellow; returns the figure.
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig = show_region_edits({"a": torch.zeros(2, 3, 8, 8)}, torch.ones(2, 8, 8, dtype=torch.bool))
+    >>> plt.close(fig)
+    """
+    from .plot import show_rows
+
+    fig = show_rows(dict(images), scale=scale)
+    rows = fig.axes
+    k = len(masks)
+    for j, ax in enumerate(rows):
+        m = masks[j % k].float().cpu().numpy()
+        if 0 < m.sum() < m.size:
+            ax.contour(m, levels=[0.5], colors="yellow", linewidths=0.8)
+    return fig
+
+
 def loco_rows(model: Model, probe: Callable[[Tensor], dict[str, Tensor]], seeds: Sequence[int], *,
               attrs: Sequence[str] = ("smile", "glasses"), methods: Sequence[str] = LOCAL_METHODS,
               steps: int = 20, strength: float = 1.0, progress: bool = True) -> list[dict[str, Any]]:
@@ -117,7 +198,7 @@ def loco_rows(model: Model, probe: Callable[[Tensor], dict[str, Tensor]], seeds:
 
     >>> import latentlab as ll
     >>> from latentlab.probe import Probe, ProbeConfig
-    >>> rows = loco_rows(ll.tiny_model(), Probe(ProbeConfig.tiny()), [0], attrs=["smile"],
+    >>> rows = loco_rows(ll.tiny_model(sample_size=32), Probe(ProbeConfig.tiny()), [0], attrs=["smile"],
     ...                  methods=["random"], steps=4, progress=False)
     >>> [(r["method"], r["use"], r["sign"]) for r in rows]
     [('random', 'own', 1.0), ('random', 'own', -1.0)]
@@ -129,36 +210,16 @@ def loco_rows(model: Model, probe: Callable[[Tensor], dict[str, Tensor]], seeds:
         raise ValueError(f"attrs must be a non-empty list among {list(REGION_OF)}, got {attrs!r}")
     if isinstance(methods, str) or not methods or any(m not in LOCAL_METHODS for m in methods):
         raise ValueError(f"methods must be a non-empty list among {list(LOCAL_METHODS)}, got {methods!r}")
-    x_T = face_noise(model, seeds)
-    grid = ddim_timesteps(model, steps).tolist()
-    t = min(grid, key=lambda g: abs(g - LOCO_SETTINGS["t_edit"] * model.num_train_timesteps))
-    with torch.no_grad():
-        x0, traj = ddim_sample(model, x_T, steps, return_trajectory=True, progress=False)
-        before = probe(x0)
-    x_t = traj[grid.index(t)]
+    x0, x_t, t, before = _start(model, probe, seeds, steps)
     n = len(seeds)
     dirs: dict[tuple[str, str], Tensor] = {}
-    bar = tqdm(total=n * len(attrs) * len(methods), desc="directions", disable=not progress)
-    park = None
-    for attr in attrs:
-        masks = face_mask(probe, x0, REGION_OF[attr])
-        for method in methods:
-            if method == "LOCO":
-                d = [loco_directions(model, x_t[i], t, masks[i], rank=1, null_rank=LOCO_SETTINGS["null_rank"],
-                                     seed=0) for i in range(n) if not bar.update(1)]
-                V = torch.stack([_aligned(e.U[0], d[0].U[0]) * e.V[0] for e in d])
-            elif method == "Park":
-                if park is None:
-                    p = [pullback(model, x_t[i], t, 1, seed=0) for i in range(n)]
-                    park = torch.stack([_aligned(e.U[0], p[0].U[0]) * e.V[0] for e in p])
-                bar.update(n)
-                V = park
-            else:
-                V = face_noise(model, [s + 10_000 for s in seeds])
-                V = V / V.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-                bar.update(n)
-            dirs[attr, method] = V
-    bar.close()
+    park: list[Tensor] = []  # Park's direction does not depend on the attribute: computed once
+    with tqdm(total=len(attrs) * len(methods), desc="directions", disable=not progress) as bar:
+        for attr in attrs:
+            masks = face_mask(probe, x0, REGION_OF[attr])
+            for method in methods:
+                dirs[attr, method] = _directions(model, x_t, t, masks, method, seeds, park)
+                bar.update(1)
     rows = []
     for attr in attrs:
         masks = face_mask(probe, x0, REGION_OF[attr])
@@ -217,4 +278,79 @@ def loco_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 best = {"attr": attr, "method": method, "use": use, "sign": sign, "right_way": frac,
                         "n_movable": n_mov, "n_moved": k, "n_faces": len(g), **mean}
         out.append(best)
+    return out
+
+
+def right_way_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson's interval for a right-way fraction of k faces out of n (scipy's `binomtest`); (nan, nan) for n = 0.
+
+    >>> [round(v, 3) for v in right_way_interval(8, 10)]
+    [0.49, 0.943]
+    """
+    from scipy.stats import binomtest
+
+    for name, v in (("k", k), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+    if k > n:
+        raise ValueError(f"k must be at most n, got k={k}, n={n}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def loco_tests(rows: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> list[dict[str, Any]]:
+    """The tests behind the LOCO comparison, per attribute and use, each method at its chosen sign
+    (`loco_summary`):
+
+    - "LOCO > random", "Park > random": more faces moved the right way (Fisher's exact test, one-sided);
+    - "LOCO vs Park": right-way fractions differ (Fisher, two-sided);
+    - "outside LOCO vs Park", "leak LOCO vs random", "leak Park vs random": the per-face `outside` or
+      `leak` differs (Wilcoxon's signed-rank test on the same faces, two-sided; `diff` is the median
+      of the first minus the second).
+
+    `significant` counts every test: p < alpha / (number of tests) (Bonferroni).
+
+    >>> r = [{"seed": i, "attr": "smile", "method": m, "use": "own", "sign": 1.0, "movable": True,
+    ...       "moved": m == "LOCO" or i == 0, "towards": 0.0, "leak": 0.0, "outside": 0.1 if m == "LOCO" else 1.0}
+    ...      for i in range(12) for m in LOCAL_METHODS]
+    >>> [(t["test"], t["significant"]) for t in loco_tests(r)][:2]
+    [('LOCO > random', True), ('Park > random', False)]
+    """
+    from scipy.stats import fisher_exact
+
+    from ..stats import signed_rank_test
+
+    chosen = {(b["attr"], b["method"], b["use"]): b for b in loco_summary(rows)}
+    picked: dict[tuple, list] = {}
+    for r in rows:
+        key = (r["attr"], r["method"], r["use"])
+        if key in chosen and r["sign"] == chosen[key]["sign"]:
+            picked.setdefault(key, []).append(r)
+    out = []
+    for attr, use in dict.fromkeys((k[0], k[2]) for k in chosen):
+        def counts(m: str) -> tuple[int, int]:
+            b = chosen.get((attr, m, use))
+            return (b["n_moved"], b["n_movable"]) if b else (0, 0)
+
+        for a, b, side in (("LOCO", "random", "greater"), ("Park", "random", "greater"), ("LOCO", "Park", "two-sided")):
+            (ka, na), (kb, nb) = counts(a), counts(b)
+            if na and nb:
+                p = float(fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative=side)[1])
+                name = f"{a} > {b}" if side == "greater" else f"{a} vs {b}"
+                out.append({"attr": attr, "use": use, "test": name, "k_a": ka, "n_a": na, "k_b": kb, "n_b": nb,
+                            "diff": ka / na - kb / nb, "p": p})
+        for field, a, b in (("outside", "LOCO", "Park"), ("leak", "LOCO", "random"), ("leak", "Park", "random")):
+            ra, rb = picked.get((attr, a, use)), picked.get((attr, b, use))
+            if ra and rb:
+                by_seed = {r["seed"]: r[field] for r in rb}
+                d = [r[field] - by_seed[r["seed"]] for r in ra if r["seed"] in by_seed]
+                out.append({"attr": attr, "use": use, "test": f"{field} {a} vs {b}", "k_a": None, "n_a": len(d),
+                            "k_b": None, "n_b": len(d), "diff": float(torch.tensor(d).median()),
+                            "p": signed_rank_test(d)})
+    for t in out:
+        t["significant"] = t["p"] < alpha / len(out)
     return out
