@@ -14,7 +14,7 @@ edit at every step and put the edited eps into both P_t and D_t (the plain, symm
   lowest, per timestep (not normalised); other attributes' directions can be projected out.
 
 References
-- Haas, Huberman-Spiegelglas, Mulayoff, Graessner & Michaeli, "Discovering Interpretable Directions
+- Haas, Huberman-Spiegelglas, Mulayoff, Graßhof, Brandt & Michaeli, "Discovering Interpretable Directions
   in the Semantic Latent Space of Diffusion Models", arXiv 2303.11073, IEEE FG 2024: Sec. 3 (PCA,
   supervised), Sec. 4 (Jacobian), their released code for sigma_k(t) and the symmetric step.
 """
