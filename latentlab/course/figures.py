@@ -40,6 +40,7 @@ from latentlab.course import (
     face_quality,
     hosvd_faces,
     latent_basis,
+    local_edits,
     plot,
 )
 from latentlab.course.runs import RUNS, load_run, run_table
@@ -216,6 +217,24 @@ def _runs() -> dict[int, object]:
     return {1: shipped_results(0, THREE_PAPERS)[0], 2: shipped_results(1, THREE_PAPERS)[0]}
 
 
+# --- 11 After the papers: LOCO's and Park's smile edits on two faces (the run's signs), a slider's scales
+
+def _loco(model: ll.Model) -> Figure:
+    rows = local_edits.loco_summary(load_run("11_loco")["rows"])
+    signs = {r["method"]: r["sign"] for r in rows if r["attr"] == "smile" and r["use"] == "own"}
+    images, masks = local_edits.region_edits(model, ll.load_probe(), [0, 1], "smile",
+                                             {m: signs[m] for m in ("LOCO", "Park")})
+    return local_edits.show_region_edits(images, masks, scale=1.6)
+
+
+def _slider(model: ll.Model) -> Figure:
+    x_T = _noise(model, 2, 999)
+    scales = (-2.0, -1.0, 0.0, 1.0, 2.0)
+    grid = torch.stack([ll.sample_with_slider(model, ll.load_slider("smile"), x_T, 10, scale=c) for c in scales], 1)
+    rows = {f"face {i + 1}": g for i, g in enumerate(grid)}
+    return plot.show_rows(rows, col_titles=[f"scale {c:+g}" for c in scales], scale=1.6)
+
+
 FIGURES: dict[str, SlideFigure] = {
     "01_pushforward": SlideFigure("01 §1 The Jacobian and its SVD, drawn", _pushforward, "nothing"),
     "01_kernel": SlideFigure("01 §2 Wide maps have a kernel", _kernel, "nothing"),
@@ -261,6 +280,8 @@ FIGURES: dict[str, SlideFigure] = {
                             "nothing"),
     "10_local_global": SlideFigure("10 §5 The papers' side",
                                    lambda model: comparison.show_local_global(_runs()), "nothing"),
+    "11_loco": SlideFigure("11 §1 LOCO Edit: a local direction for a local attribute", _loco, "faces model"),
+    "11_slider": SlideFigure("11 §3 Concept Sliders: an edit in the weights", _slider, "faces model"),
 }
 
 
