@@ -88,12 +88,11 @@ shipped = table[(table.t == 200) & (table.space == "h") & (table.n == 256)].iloc
 print("live row equals the shipped row:", same_row(live, shipped, atol=2e-3))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **What h knows.** At 2,000 renders and $t = 200$, h beats $x_t$ on every attribute. The largest
+# **What h knows.** At 2,000 renders and $t = 200$, h beats $x_t$ on every attribute printed. The largest
 # gaps are hair length (0.90 against 0.53), face size (0.96 against 0.62) and eye size (0.40 against
 # 0.08); smile (0.28 against 0.07) and glasses (0.76 against 0.58) gain less. Hair colour is read well
-# from both. At $t = 500$ smile and eye size are decodable from neither. The read-out needs about a
-# thousand faces: at 256 renders smile scores 0.03; at 1,000 it scores 0.23 and h is ahead of $x_t$ on
-# all 11 attributes. No non-linear read-out was fitted. Linear decodability is not editability:
+# from both. The read-out needs about a thousand faces: at 256 renders smile scores 0.03; at 1,000
+# it scores 0.23. No non-linear read-out was fitted. Linear decodability is not editability:
 # whether *adding* a direction to h moves the face is what an edit measures.
 #
 # ## 3. The asymmetric reverse process

@@ -203,7 +203,7 @@ print(f"unedited: manifold {rob.manifold_before.iloc[0]:.3f}")
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Random shifts as large as the editor's keep the samples faces: their on-manifold error (1.65) is
 # no higher than the unedited samples' (1.81), while they change the pixels almost as much (0.106
-# against 0.131) and move eye size by 0.14 of its range. The paper compares with perturbations of
+# against 0.131). The paper compares with perturbations of
 # $\epsilon$; the kit has no such baseline, so h tolerates these pushes, not necessarily better
 # than another space.
 #

@@ -158,8 +158,7 @@ for i in (1, 2, 3):
 #
 # ## 4. What the paper claims and shows
 #
-# The paper's abstract (its figures are described here without their numbers, which we could not
-# check against the paper's text): the local latent basis edits images without training by moving $x_t$
+# The paper's claims, from its abstract (its figures are described without numbers): the local latent basis edits images without training by moving $x_t$
 # along $v_i$ once, at one timestep; the geometry evolves over $t$: the model attends to **low
 # frequencies early and high frequencies late**; **at early timesteps different samples share similar
 # tangent spaces**; the simpler the data set, the more consistent the tangent spaces; in Stable

@@ -49,7 +49,10 @@ def guidance_case(model):
 
 def test_x_space_guidance_accepts_a_loop(guidance_case):
     model, x, t, v = guidance_case
-    right(ex.check_x_space_guidance(model, x, t, v, _guide))
+    fb = ex.check_x_space_guidance(model, x, t, v, _guide)
+    right(fb)
+    # the message names the setting of each cosine it prints (the lab compares the first with its section 4)
+    assert " at (0.1, 16)" in fb.message and " at (0.3, 2)" in fb.message, fb.message
     batched = lambda m, x, t, v, g, n: _guide(m, x[None], t, v, g, n)  # noqa: E731  (returns (1, C, H, W))
     right(ex.check_x_space_guidance(model, x, t, v, batched))
 
@@ -62,8 +65,8 @@ def test_x_space_guidance_names_each_slip(guidance_case):
     hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, g, n, fresh=False)), "computed once")
     hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, g, n, minus=False)), "*difference*")
     hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, 1.0, n)), "not scaled")
-    hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, 0.1, 4)), "not numbers written into the loop")
-    hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, g, n - 1)), "after 3 step(s), not 4")
+    hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, 0.1, 16)), "not numbers written into the loop")
+    hint(check(lambda m, x, t, v, g, n: _guide(m, x, t, v, g, n - 1)), "after 15 step(s), not 16")
     hint(check(lambda m, x, t, v, g, n: x + g * n * v), "along v itself")
     hint(check(lambda m, x, t, v, g, n: x), "unchanged")
     hint(check(lambda m, x, t, v, g, n: None), "returned None")

@@ -348,7 +348,9 @@ glasses_dh = ll.load_editor("glasses", 1.0, kind="dh")  # Asyrp's learned raw dh
 # `ll.ddim_timesteps(model, steps)` where every step with $t \ge t_\text{edit}$ takes Asyrp's step
 # (its asymmetric step): $\Delta h$ = `editor(t, ll.h_of(model, x, t))`, the edited $\tilde\epsilon$ =
 # `ll.eps_of(model, x, t, dh=dh)` in $P_t$ (clipped to $[-1, 1]$), the unedited $\epsilon$ in $D_t$;
-# the steps below $t_\text{edit}$ are plain DDIM. Return $x_0$. The check runs it with the glasses
+# the steps below $t_\text{edit}$ are plain DDIM. Each step goes from $t$ to $t - T/\text{steps}$
+# ($T$ = 1000, `T // steps`); the last step starts at $t = 0$, and its "previous" $\bar\alpha$ (at
+# $t < 0$) is `model.scheduler.final_alpha_cumprod`. Return $x_0$. The check runs it with the glasses
 # editor, 10 steps and $t_\text{edit} = 500$ against `ll.ddim_sample(model, x_T, 10, dh=editor,
 # t_edit=500)`, and names the usual slips (the symmetric step, edits below $t_\text{edit}$, no clip).
 

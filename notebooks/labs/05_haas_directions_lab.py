@@ -333,8 +333,9 @@ ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)
 #
 # Haas et al.'s Jacobian directions are the top right singular vectors of $J = \partial\epsilon/\partial h$
 # at one $x_t$. `jvp(V)` gives $J v$ for a block of directions in h, `vjp(U)` gives $J^\top u$ for a
-# block in eps (`jacobian_products` builds both from autograd: $J^\top u$ is the backward pass of
-# $\Delta h \mapsto$ `ll.eps_of(model, x_t, t, dh=dh)`, $J v$ its transpose). Extend exercise 01.4's power
+# block in eps (`jacobian_products` builds both from autograd for the map $\Delta h \mapsto$
+# `ll.eps_of(model, x_t, t, dh=dh)`: $J v$ by forward mode, here at 32 px the double-backward trick, a
+# second backward pass through the first; $J^\top u$ by a backward pass). Extend exercise 01.4's power
 # iteration to a block of $k = 2$: start from a seeded random `V` of shape `(2, *h_shape)`, repeat
 # `V <- vjp(jvp(V))` and orthonormalise the block (`Q, _ = torch.linalg.qr(W.flatten(1).T)`, then
 # `V = Q.T.reshape(V.shape)`), 30 times; then $s_i = |J v_i|$. Here $x_t$ is face 0's state at

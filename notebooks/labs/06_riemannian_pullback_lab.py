@@ -281,7 +281,7 @@ print("every v_i above 0.75, every u_i above 0.35:", bool(smooth.min() > 0.75), 
 # - **x-space guidance** (the rule of Park et al.'s released code):
 #   $x_t \leftarrow x_t + \gamma\,[\varepsilon_\theta(x_t + v_i) - \varepsilon_\theta(x_t)]$, repeated
 #   $n = 16$ times with $v_i$ fixed, $\gamma = 0.1$ (their face setting, read from the registry). `ll.x_space_guidance`.
-# - **moving along $v_i$** (the paper's first version): $x_t + \alpha v_i$. `ll.move_along`.
+# - **moving along $v_i$** (the rule the paper's text describes): $x_t + \alpha v_i$. `ll.move_along`.
 #
 # Guidance does not step along $v_i$ itself but along the change of the noise prediction that $v_i$
 # causes. How far, and in which direction, is measured below. We take $\alpha = 1$ for the second rule,
@@ -341,7 +341,7 @@ print(f"cosine above 0.9 in {sum(a > 0.9 for a in agree)} of 6 (face, sign)")
 # ## 5. Do the top singular directions mean something?
 #
 # **What each $v_i$ moves.** `edit_attributes` edits $x_t \leftarrow x_t \pm 2 v_i$ at one timestep
-# (the first rule, as in the shipped run), continues DDIM ($\eta = 0$) and reads the probe. Step 2,
+# (moving along $v_i$, as in the shipped run), continues DDIM ($\eta = 0$) and reads the probe. Step 2,
 # twice the size of section 4, the step of the shipped run. Four contexts: faces A and B at $t$ = 600 and 800;
 # $v_1, v_2, v_3$ in each. For each signed edit the table gives the attribute that changed most, by how
 # much, and its **selectivity**: that change's share of the sum of all 11 $|$changes$|$ (1: only one
@@ -477,7 +477,7 @@ print(f"transported ahead of raw: (a) in {T_win} of 4, (b) in {R_win} of 4;\n"
 # image does; a larger $k$ (Park et al.'s 50) keeps more of $u_i$, and we have not measured what that
 # changes.
 #
-# **The multi-edit loop** (`ll.multi_edit`: iterate step, recompute, transport, as in the course's slides): step $x_t + 1 \cdot v$,
+# **The multi-edit loop** (`ll.multi_edit`: iterate step, recompute, transport): step $x_t + 1 \cdot v$,
 # recompute the pullback at the new point, transport $u_1$ of the start to it, step again; 3 steps of
 # 1. Against it, one step of 3 along $v_1$ (`move_along`). Measured for faces A and B: the straightness of
 # the loop's path (the cosine of its total displacement with $v_1$), how far $h$ moved along $u_1$, and
@@ -518,7 +518,8 @@ for f in (0, 1):
 # ## 7. "H is locally linear": Asyrp's premise, tested
 #
 # "$\mathcal{H}$ is locally linear" is Asyrp's premise (Kwon et al., ICLR 2023), which Park et al. build
-# on; the course's slides add that $\mathcal{X}$ is not. One fair, checkable reading: along the same line in $x_t$, the map into $h$ stays closer to its
+# on: they pull $\mathcal{H}$'s Euclidean metric back to $\mathcal{X}$ instead of measuring $x_t$ with its
+# own, which treats $\mathcal{H}$, not $\mathcal{X}$, as the flat one. One fair, checkable reading: along the same line in $x_t$, the map into $h$ stays closer to its
 # linearisation than maps into image space do. `ll.linearity_error(f, x, v, steps)` measures
 # $\|f(x + s v) - f(x) - s\,Jv\| / \|f(x + s v) - f(x)\|$ (0 for a linear map; for a smooth map it grows
 # like $s$). Four maps from $x_t$ (face A, $t = 600$): $h$; the noise prediction $\varepsilon$; the
@@ -610,14 +611,14 @@ print("   |change| x sqrt(1 - a_t):", [round((e.norm() * (1 - a_edit).sqrt()).it
 # with size 0.98-1.00 times $1/\sqrt{1 - a_t}$ per unit step): it treats the step as added noise, which
 # is why it looks linear along random directions; and
 # $P_t = (x_t - \sqrt{1 - a_t}\,\varepsilon)/\sqrt{a_t}$ subtracts exactly that part, leaving the rest.
-# (2) Linearity of a *map* is not flatness of a *space*: the slide speaks of $\mathcal{X}$ and
+# (2) Linearity of a *map* is not flatness of a *space*: the claim speaks of $\mathcal{X}$ and
 # $\mathcal{H}$ themselves (where the data lie in each), which these numbers touch only
 # indirectly. (3) Nothing here says that directions in $h$ are *semantically* linear (sections 1 and 5 are
 # the tests of meaning). (4) One face, one timestep, seven directions.
 #
 # ## 8. What the measurements say
 #
-# | claim (slides / paper) | measured here | verdict on these faces |
+# | claim (the papers) | measured here | verdict on these faces |
 # |---|---|---|
 # | the $v_i$ are the directions $h$ is most sensitive to | $s_1$ 5 at $t = 800$ to 13-17 at $t = 200$; top-8 spectrum flat ($s_1/s_8$ 1.5-2.4); $v_i$ smooth (0.84-0.95) | a flat spectrum: $s_1$ leads $s_2$ by 1-25 % |
 # | x-space guidance edits along $v_i$ | step 0.84-1.34, cosine 0.74-0.95 with $v_1$; agrees with $x_t + v_1$ on 2 of 3 faces | the two rules are close at matched size, except on face A |
@@ -630,8 +631,8 @@ print("   |change| x sqrt(1 - a_t):", [round((e.norm() * (1 - a_edit).sqrt()).it
 #
 # Sections 2-7 are small-model, few-sample numbers: 1-3 faces, 1-4 timesteps, 20 DDIM steps, $k = 8$. Each
 # could change with more faces, a larger $k$ or a 256 px CelebA-HQ DDPM
-# (`ll.load_model("google/ddpm-ema-celebahq-256")`, the model Park et al.'s released code now uses; it
-# runs the same calls on a GPU).
+# (`ll.load_model("google/ddpm-ema-celebahq-256")`, the model Park et al.'s released code uses; its
+# README says the paper used SDEdit's checkpoint; it runs the same calls on a GPU).
 
 # %% [markdown]
 # ## Exercises
@@ -696,10 +697,10 @@ ex.check_transport_meaning(u, svd_B, v_AB, cos_meaning, keeps_meaning)
 # ### Exercise 06.3: x-space guidance, written out
 #
 # ```yaml
-# Difficulty: 🔴🔴🔴⚪⚪
+# Difficulty: 🔴🔴⚪⚪⚪
 # Importance: 🔵🔵🔵🔵⚪
 #
-# You should spend up to 20-30 minutes on this exercise.
+# You should spend up to 10-15 minutes on this exercise.
 # ```
 #
 # Section 4 called `ll.x_space_guidance`; now write it. Park et al.'s released code edits $x_t$ by
@@ -708,8 +709,9 @@ ex.check_transport_meaning(u, svd_B, v_AB, cos_meaning, keeps_meaning)
 # fixed: each step follows the change of the noise prediction that $v$ causes, evaluated at the
 # current $x_t$. Complete `guide` for one sample `x_t` of shape `(3, 32, 32)`, with
 # `ll.eps_of(model, x, t)`. The check runs it at face A's $x_t$ along its $v_1$ at two settings of
-# $(\gamma, n)$ and compares with `ll.x_space_guidance`. Its message gives the cosine between the
-# guided step and $v_1$: compare it with section 4's.
+# $(\gamma, n)$, section 4's $(0.1, 16)$ and $(0.3, 2)$, and compares with `ll.x_space_guidance`. Its
+# message gives the cosine between the guided step and $v_1$ at each: compare the one at $(0.1, 16)$
+# with face A's in section 4, then the one at $(0.3, 2)$, fewer and larger steps, with it.
 
 # %%
 def guide(model, x_t, t, v, gamma, n):
@@ -737,6 +739,9 @@ ex.check_x_space_guidance(model, x_at[T_EDIT][0], T_EDIT, svd_A.V[0], guide)
 # 4 cycles per image), set it beside blurred and plain random unit directions
 # (`random_directions`), and say whether the order over $t$ is the same for every $i$. Open-ended:
 # choose your own measure and say why. One worked way, with its numbers, is in the solutions.
+
+# %%
+# YOUR CODE HERE: each v_i's low-frequency share, per face and timestep, beside random directions
 
 # %% [markdown]
 # ## What to remember

@@ -98,7 +98,7 @@ ex.check_editor_dependence(smile_f, smile_dh, h_two, 500, cos_f, cos_dh)
 # ```
 #
 # `ll.train_editor` trains an editor one step per timestep $t \ge t_\text{edit}$, on the loss of
-# Asyrp's Sec. 3.3 with the probe in CLIP's place: the probe's distance from the goal on the edited
+# Asyrp's training with the probe in CLIP's place: the probe's distance from the goal on the edited
 # prediction, plus an L1 term that keeps it near the unedited one,
 # $$L = \frac{|\mathrm{smile}(P_t(\tilde\epsilon)) - \text{goal}|}{2} + \lambda_1
 # \,\mathrm{mean}\,|P_t(\tilde\epsilon) - P_t(\epsilon)|,$$

@@ -58,7 +58,9 @@ ex.check_pca_direction(h_ex, pc1, explained)
 
 # %% [markdown]
 # **Discussion.** One component of 2,048 carries about a tenth of the variance of h at $t = 500$, seven
-# times the average share: h's variation over faces is concentrated in few directions. Forgetting
+# times the average share. The average is over the components with non-zero variance, 63 of them (64
+# centred samples span at most 63 directions), so it is 1/63 = 1.6 %, not 1/2,048: even among those few,
+# h's variation over faces is concentrated in a handful of directions. Forgetting
 # to centre finds the direction of the mean h instead, which is not a direction of variation at all.
 
 # %% [markdown]
@@ -100,8 +102,9 @@ ex.check_supervised_direction(h_ex, truth_ex["hair_color"], d_hair)
 #
 # Haas et al.'s Jacobian directions are the top right singular vectors of $J = \partial\epsilon/\partial h$
 # at one $x_t$. `jvp(V)` gives $J v$ for a block of directions in h, `vjp(U)` gives $J^\top u$ for a
-# block in eps (`jacobian_products` builds both from autograd: $J^\top u$ is the backward pass of
-# $\Delta h \mapsto$ `ll.eps_of(model, x_t, t, dh=dh)`, $J v$ its transpose). Extend exercise 01.4's power
+# block in eps (`jacobian_products` builds both from autograd for the map $\Delta h \mapsto$
+# `ll.eps_of(model, x_t, t, dh=dh)`: $J v$ by forward mode, here at 32 px the double-backward trick, a
+# second backward pass through the first; $J^\top u$ by a backward pass). Extend exercise 01.4's power
 # iteration to a block of $k = 2$: start from a seeded random `V` of shape `(2, *h_shape)`, repeat
 # `V <- vjp(jvp(V))` and orthonormalise the block (`Q, _ = torch.linalg.qr(W.flatten(1).T)`, then
 # `V = Q.T.reshape(V.shape)`), 30 times; then $s_i = |J v_i|$. Here $x_t$ is face 0's state at
@@ -148,7 +151,7 @@ ex.check_haas_power_iteration(model, x_700, 700, S_haas, V_haas)
 # x_t, 700, k=1)`), compare it with face 0's ($|\cos|$, against $1/\sqrt{2048} = 0.022$ for random
 # directions), and edit each face with both (`ll.ddim_sample(..., dh=c * v, asymmetric=False)`, same
 # size $c$). Does face 0's direction change the same attributes as each face's own? One way, on 6 faces
-# (about half a minute of CPU), with $c = 10$ (h's norm is about 56):
+# (about half a minute of CPU), with $c = 10$:
 
 # %%
 probe = ll.load_probe()

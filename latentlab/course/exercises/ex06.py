@@ -115,8 +115,9 @@ def check_x_space_guidance(model: Any, x_t: Any, t: int, v: Any, guide: Any) -> 
     """Exercise 06.3: Park et al.'s x-space guidance written as a loop, n times
     `x <- x + gamma * (eps(x + v) - eps(x))` with v fixed, against `latentlab.x_space_guidance`.
 
-    The student's `guide` runs twice, at (gamma, n) = (0.1, 4) and (0.3, 2), so that a constant written
-    into the loop instead of the arguments shows.
+    The student's `guide` runs twice, at (gamma, n) = (0.1, 16) (Park et al.'s face setting, lab 06's
+    section 4) and (0.3, 2), so that a constant written into the loop instead of the arguments shows;
+    the message gives the guided step's cosine with v at each setting, named.
 
     >>> check_x_space_guidance(None, None, 600, None, None).message[:15]
     'Fill in `guide`'
@@ -125,8 +126,8 @@ def check_x_space_guidance(model: Any, x_t: Any, t: int, v: Any, guide: Any) -> 
     x_t = as_tensor(x_t, "x_t", model.sample_shape).float()
     v = as_tensor(v, "v", model.sample_shape).float()
     t = int(t)
-    first = None
-    for gamma, n in ((0.1, 4), (0.3, 2)):
+    first, cosines = None, []
+    for gamma, n in ((0.1, 16), (0.3, 2)):
         got = call_answer(guide, "guide", model, x_t.clone(), t, v.clone(), gamma, n)
         if got is None:
             raise Hint("`guide` returned None: end it with `return x`.")
@@ -139,14 +140,15 @@ def check_x_space_guidance(model: Any, x_t: Any, t: int, v: Any, guide: Any) -> 
         want = ll.x_space_guidance(model, x_t, t, v, gamma=gamma, n=n)
         if not _same_step(got, want, x_t):
             if first is not None and _same_step(got, first, x_t):
-                raise Hint("At gamma = 0.3, n = 2 your function returns what it returned at gamma = 0.1, n = 4: "
+                raise Hint("At gamma = 0.3, n = 2 your function returns what it returned at gamma = 0.1, n = 16: "
                            "use its arguments `gamma` and `n`, not numbers written into the loop.")
             raise Hint(_guidance_slip(model, x_t, t, v, gamma, n, got))
         first = want
-    step, v = (want - x_t).flatten().double(), v.flatten().double()
-    cos = (step @ v).item() / (step.norm() * v.norm()).item()
-    return (f"matches `ll.x_space_guidance` at (gamma, n) = (0.1, 4) and (0.3, 2). The guided step's cosine "
-            f"with v is {cos:+.2f}: guidance moves x_t along the change of eps that v causes, not along v itself.")
+        step, flat_v = (want - x_t).flatten().double(), v.flatten().double()
+        cosines.append(f"{(step @ flat_v).item() / (step.norm() * flat_v.norm()).item():+.2f} at ({gamma:g}, {n})")
+    return (f"matches `ll.x_space_guidance` at (gamma, n) = (0.1, 16) and (0.3, 2). The guided step's cosine "
+            f"with v: {' and '.join(cosines)}; guidance moves x_t along the change of eps that v causes, "
+            "not along v itself.")
 
 
 def _same_step(got: Tensor, want: Tensor, x: Tensor, rel: float = 1e-3) -> bool:
@@ -180,8 +182,8 @@ def _guidance_slip(model: ll.Model, x: Tensor, t: int, v: Tensor, gamma: float, 
         return "The step is not scaled: multiply eps(x + v) - eps(x) by gamma."
     moved = (x + gamma * n * v, x + gamma * v, x + v)
     if any(_same_step(got, m, x) for m in moved):
-        return ("That moves x_t along v itself (Park et al.'s first rule); guidance steps along the change "
-                "of the noise prediction that v causes, eps(x + v) - eps(x).")
+        return ("That moves x_t along v itself (the rule the paper's text describes); guidance steps along "
+                "the change of the noise prediction that v causes, eps(x + v) - eps(x).")
     off = (got - ref[-1].double()).norm().item() / max((ref[-1] - x).norm().item(), 1e-12)
     return (f"{where} your x_t is off by {off:.0%} of the guided step. Each of the n steps: "
             "x = x + gamma * (ll.eps_of(model, x + v, t) - ll.eps_of(model, x, t)).")
