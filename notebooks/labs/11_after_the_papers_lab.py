@@ -22,7 +22,8 @@
 #
 # - `data/runs/11_loco.json`: LOCO Edit, Park's pullback and a random direction on 64 faces
 #   (`benchmarks/lecture_11_loco.py`, rows from `latentlab.course.local_edits.loco_rows`);
-# - `data/runs/11_sae_features.json`: the SAE's detection (512 held-out faces) and steering (16 faces);
+# - `data/runs/11_sae_features.json`: the SAE's detection (512 held-out faces) and steering (16
+#   faces);
 # - `data/runs/11_slider_properties.json`: the sliders on 128 faces; `04_asyrp_properties.json`:
 #   Asyrp's editors on 256 faces (lecture 04);
 # - `data/compare/`: lecture 10's comparison, with the three new methods.
@@ -32,6 +33,7 @@
 
 # %%
 import math
+import textwrap
 
 import pandas as pd
 from scipy.stats import fisher_exact
@@ -44,6 +46,7 @@ from latentlab.compare import shipped_results  # noqa: E402
 from latentlab.course.comparison import leakage_tests, matched_tests  # noqa: E402
 from latentlab.course.local_edits import loco_summary, loco_tests, right_way_interval  # noqa: E402
 from latentlab.course.runs import load_run, run_table  # noqa: E402
+from latentlab.slider import load_slider  # noqa: E402
 from latentlab.stats import paired_test, signed_rank_test  # noqa: E402
 
 fmt_p = lambda p: "< 1e-4" if p < 1e-4 else f"{p:.4f}"  # noqa: E731
@@ -54,6 +57,8 @@ fmt_p = lambda p: "< 1e-4" if p < 1e-4 else f"{p:.4f}"  # noqa: E731
 # Per attribute, method and use, the rows of both signs: `k/n` faces moved the right way of those
 # that can move, with Wilson's 95 % interval. `loco_summary` keeps the sign with the larger
 # fraction, for every method alike (the random rows too), so the choice of sign favours no method.
+# The random direction is matched on the step in $x_t$ (8 along a unit vector), not on the change of
+# the image: its `leak` is far below LOCO's and Park's.
 
 # %% tags=["nbval-check-output"]
 rows = load_run("11_loco")["rows"]
@@ -79,22 +84,25 @@ print(f"{len(tests)} tests, each at 0.05 / {len(tests)} = {0.05 / len(tests):.4f
 print(tests.drop(columns=["k_a", "k_b"]).round(3).to_string(index=False))
 
 # %% [markdown]
-# **What each edit moved most besides its target** (`leak_attr` of each face, at the chosen sign):
+# **What each edit moved most besides its target** (`leak_attr` of each face, at the chosen sign,
+# own directions, 64 faces): the two most frequent attributes and on how many faces.
 
 # %% tags=["nbval-check-output"]
 chosen = {(b["attr"], b["method"], b["use"]): b["sign"] for b in loco_summary(rows)}
 at_sign = loco[[chosen[a, m, u] == s for a, m, u, s in zip(loco.attr, loco.method, loco.use, loco.sign)]]
-most = at_sign[at_sign.use == "own"].groupby(["attr", "method"]).leak_attr.agg(lambda s: s.value_counts().head(2))
+most = at_sign[at_sign.use == "own"].groupby(["attr", "method"]).leak_attr.agg(
+    lambda s: ", ".join(f"{a} {n}" for a, n in s.value_counts().head(2).items()))
 print(most.to_string())
 
 # %% [markdown]
 # ## 2. SAE features: detection and steering
 #
 # Detection on 512 held-out faces. For a Spearman correlation the 95 % interval is
-# $\tanh(\operatorname{atanh}\rho \pm 1.96 \cdot 1.06/\sqrt{n-3})$ (Fieller's standard error); glasses
-# is scored by AUROC (strength $2|A - 0.5|$), shown without an interval. `mono` (`n_monosemantic`): features
-# with strength $\ge$ 0.5 for this attribute and < 0.2 for every other (`latentlab.sae.MONOSEMANTIC`),
-# in the SAE and in the random-init SAE.
+# $\tanh(\operatorname{atanh}\rho \pm 1.96 \cdot 1.06/\sqrt{n-3})$ (Fieller's standard error);
+# glasses is scored by AUROC (strength $2|A - 0.5|$), shown without an interval (blank). `mono`
+# (`n_monosemantic`): features with strength $\ge$ 0.5 for this attribute and < 0.2 for every
+# other (`latentlab.sae.MONOSEMANTIC`), in the SAE and in the random-init SAE. The run's notes
+# follow: the fractions of variance unexplained (FVU) of the SAE and of its random initialisation.
 
 # %% tags=["nbval-check-output"]
 sae = run_table("11_sae_features").query("mode == 'position'").set_index("attr")
@@ -102,11 +110,11 @@ half = 1.96 * 1.06 / math.sqrt(512 - 3)
 det = sae[["score", "feature_strength", "channel_strength", "entry_strength", "random_strength",
            "n_monosemantic", "n_monosemantic_random"]].copy()
 spear = det.score == "Spearman"
-det["lo"] = det.feature_strength.where(~spear, (det.feature_strength.map(math.atanh) - half).map(math.tanh))
-det["hi"] = det.feature_strength.where(~spear, (det.feature_strength.map(math.atanh) + half).map(math.tanh))
+for col, sign in (("lo", -1), ("hi", 1)):  # no interval for AUROC: a blank
+    det[col] = (det.feature_strength.map(math.atanh) + sign * half).map(math.tanh).map("{:.3f}".format).where(spear, "")
 short = {c: c.removesuffix("_strength").replace("n_monosemantic", "mono") for c in det}
 print(det.sort_values("feature_strength", ascending=False).rename(columns=short).round(3).to_string())
-print("run notes:", load_run("11_sae_features")["notes"][:86])
+print(textwrap.fill("run notes: " + load_run("11_sae_features")["notes"], 100))
 
 # %% [markdown]
 # Steering at $c = 20$ on 16 faces, against a Gaussian direction of the same norm at every step. The
@@ -154,26 +162,30 @@ print(pd.DataFrame(out).round(3).astype(object).fillna("").to_string(index=False
 # %% [markdown]
 # Linearity in the scale: the fitted slope of the attribute's change per unit of scale, its $R^2$,
 # and the mirror (the change at scale $-1$ over that at $+1$; $-1$ is a perfect reversal), with the
-# run's 95 % bootstrap intervals. Then the cost: training steps and CPU seconds (load average at the
-# time), and the sampling time per face with the slider against plain DDIM.
+# run's 95 % bootstrap intervals. Then the cost: training steps, one core's CPU seconds (`cpu s`,
+# from each slider's `slider.json`) and wall-clock seconds (`train s`, with `train load`, the load
+# average then), and the sampling time per face with the slider against plain DDIM (`time load`:
+# the load average when it was timed).
 
 # %% tags=["nbval-check-output"]
 fit = sl[sl.property == "linearity fit"]
 print(fit[["slider", "scales", "slope", "slope_lo", "slope_hi", "r2", "mirror", "mirror_lo", "mirror_hi"]]
       .round(3).to_string(index=False))
 cost = sl[sl.property == "cost"]
-cost = cost.rename(columns={"train_steps": "steps", "train_seconds": "train s", "train_load": "load",
+cost = cost.rename(columns={"train_steps": "steps", "train_seconds": "train s", "train_load": "train load",
                             "adapter_parameters": "parameters", "sample_seconds_per_face": "s/face",
-                            "plain_seconds_per_face": "plain s/face"})
-print(cost[["slider", "steps", "train s", "load", "parameters", "s/face", "plain s/face"]].round(3)
-      .to_string(index=False))
+                            "plain_seconds_per_face": "plain s/face", "load": "time load"})
+cost["cpu s"] = [load_slider(a).info.get("cpu_seconds") for a in cost.slider]
+print(cost[["slider", "steps", "cpu s", "train s", "train load", "parameters", "s/face", "plain s/face",
+            "time load"]].round(3).to_string(index=False))
 
 # %% [markdown]
 # ## 4. The comparison at one pixel budget
 #
 # The comparison's LOCO Edit is the registry's: each face's sign set by the probe's reading of
-# $\hat x_0$ moving towards the goal, at the pixel budget (about 0.3 of LOCO's step). Section 1's
-# run keeps one sign for all faces and LOCO's full step.
+# $\hat x_0$ moving towards the goal, at the pixel budget (about 0.3 of LOCO's step: `c` below).
+# Section 1's run keeps one sign for all faces and LOCO's full step. The main probe that chooses the
+# sign also scores the edit; the matched random row gets no such choice. The judge probe made none.
 #
 # Lecture 10's paired tests against the matched random rows, in run 1 and its replication in run 2
 # (`matched_tests`: Bonferroni over the tests of run 1, the replication at 0.05 over the number of
@@ -183,14 +195,18 @@ print(cost[["slider", "steps", "train s", "load", "parameters", "s/face", "plain
 wanted = ["LOCO Edit", "SAE feature", "LoRA slider", "Asyrp f", "Park pullback (guidance)"]
 have = [m for m in wanted if all(m in set(shipped_results(s)[0].method) for s in (0, 1))]
 runs = [shipped_results(s, methods=have) for s in (0, 1)]
+for r, (tab, _) in enumerate(runs, 1):
+    lo = tab[tab.method == "LOCO Edit"][["attr", "c", "k", "n_movable", "judge_k", "judge_n_movable"]]
+    for a, c, k, n, jk, jn in lo.values:
+        print(f"run {r}, LOCO Edit, {a}: c = {c:.3f}, right way {k}/{n}, judge {jk}/{jn}")
 mt = matched_tests(runs[0][0], [runs[0][1], runs[1][1]])
 mt = mt.assign(p_1=mt.p_1.map(fmt_p), p_2=mt.p_2.map(fmt_p), method=mt.method.str.replace("pullback ", ""))
 print(mt[["attr", "method", "baseline", "n_1", "k_1", "kb_1", "p_1", "n_2", "k_2", "kb_2", "p_2", "verdict"]]
       .to_string(index=False))
 
 # %% [markdown]
-# Leakage against the matched random rows (`leakage_tests`: per-face mean leak, Wilcoxon, each run at
-# 0.05 over the number of tests):
+# Leakage against the matched random rows (`leakage_tests`: per-face mean leak, Wilcoxon, each run
+# at 0.05 over the number of tests):
 
 # %% tags=["nbval-check-output"]
 lt = leakage_tests(runs[0][0], [runs[0][1], runs[1][1]])
@@ -278,11 +294,12 @@ ex.check_null_project(null_project, d)
 # You should spend up to 30-45 minutes on this mini-project.
 # ```
 #
-# To first order the edit changes the predicted image by $J v$, $J = \partial \hat x_0 / \partial x_t$.
-# Compute `ratio_raw` $= |(1 - M) J v| / |M J v|$ for $v$ = `d.V_in[0]` (before the projection) and
-# `ratio_projected` for $v$ = `d.V[0]` (after it), with `jvp, _ = posterior_mean_products(model, x_t, t)`
-# and the mask on every channel. Then compare with section 1's `outside` column (after the whole
-# edit and DDIM's remaining steps): why can the two differ?
+# To first order the edit changes the predicted image by $J v$,
+# $J = \partial \hat x_0 / \partial x_t$. Compute `ratio_raw` $= |(1 - M) J v| / |M J v|$ for
+# $v$ = `d.V_in[0]` (before the projection) and `ratio_projected` for $v$ = `d.V[0]` (after it),
+# with `jvp, _ = posterior_mean_products(model, x_t, t)` and the mask on every channel. Then
+# compare with section 1's `outside` column (after the whole edit and DDIM's remaining steps): why
+# can the two differ?
 
 # %%
 # YOUR CODE HERE: ratio_raw and ratio_projected (numbers)
