@@ -1,6 +1,6 @@
 """The course's own code, on top of the library: what only the notebooks and the lecturer use.
 
-- `exercises`: the checks of the exercises at the end of notebooks 01-10 (`ex01` ... `ex10`).
+- `exercises`: the checks of the exercises at the end of notebooks 01-11 (`ex01` ... `ex11`).
 - `plot`: the figures the notebooks show (image grids, the U-Net's layout, the method comparison).
 - `figures`: every lecture's hero figures at slide resolution, `python -m latentlab.course.figures OUT_DIR`.
 - `widget`: the interactive editor of notebook 08.
