@@ -121,6 +121,7 @@ def test_summarize_samples_against_numpy():
         summarize_samples(s, "glasses", "m")
 
 
+@pytest.mark.slow  # a full-size U-Net or a training run: `make test` runs it, `make check` does not
 def test_measure_choice_repeats_the_compared_row(bench):
     x = torch.randn(5, *bench.model.sample_shape, generator=gen(3))
     table, smp = compare_methods(bench, {"smile": 1.0}, x[:2], x[2:], methods=["random"], samples=True,

@@ -37,6 +37,7 @@ def test_agreement_summary_quantiles_and_chance():
     assert sharing_row(V, 300) == {"measure": "jacobian v_1 across faces", "t": 300, "n_faces": 9, **s}
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_jacobian_v1_is_the_dense_jacobians_top_right_singular_vector():
     torch.set_num_threads(1)
     model = ll.tiny_model()

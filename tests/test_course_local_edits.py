@@ -69,6 +69,7 @@ def test_face_noise_is_one_generator_per_face():
         face_noise(m, [])
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_rows_outside_change_matches_the_edited_images():
     m, probe = ll.tiny_model(sample_size=32), Probe(ProbeConfig.tiny())
     rows = loco_rows(m, probe, [0, 1], attrs=["smile"], methods=["LOCO", "random"], steps=4, progress=False)

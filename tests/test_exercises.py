@@ -356,6 +356,7 @@ def smile_editor():
     ed.close()
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_strength_reading(smile_editor):
     ed = smile_editor
     ed.strength.value = 0.5

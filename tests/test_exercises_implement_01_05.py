@@ -103,6 +103,7 @@ def asyrp_sample(model, x_T, steps, editor, t_edit, mode="asyrp"):
     return x
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_asyrp_loop(model):
     dh = 4 * torch.randn(model.h_shape, generator=gen(5))
     editor = lambda t, h: dh.expand_as(h)  # noqa: E731
@@ -118,6 +119,7 @@ def test_asyrp_loop(model):
     hint(check(lambda m, x, s, e, t: ll.ddim_sample(m, x, s, dh=e, t_edit=t, clip=False, progress=False)), "clip")
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_glasses_t_half(model):
     """A constructed world: the 'probe' sees glasses on a face that moved far from its unedited sample,
     the threshold set between two faces' changes at one t_edit, so that half the faces switch there."""

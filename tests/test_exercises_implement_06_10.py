@@ -57,6 +57,7 @@ def test_x_space_guidance_accepts_a_loop(guidance_case):
     right(ex.check_x_space_guidance(model, x, t, v, batched))
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_x_space_guidance_names_each_slip(guidance_case):
     model, x, t, v = guidance_case
     check = lambda f: ex.check_x_space_guidance(model, x, t, v, f)  # noqa: E731

@@ -89,6 +89,7 @@ def test_the_random_baseline_has_as_many_candidates_as_asked(bench):
     assert not torch.allclose(cands["+r_1"].dh()(0, h), cands["+r_2"].dh()(0, h))
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_park_directions_are_each_faces_own_and_aligned_with_the_reference(bench):
     x = faces(3, seed=1)
     cands = bench.candidates("Park pullback (guidance)", "smile", 1.0)
@@ -167,6 +168,7 @@ def test_the_later_methods_offer_nothing_where_they_do_not_apply(bench):
                                                        ("smile", -1.0)]
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_a_loco_candidate_moves_x_t_along_the_faces_own_masked_direction_towards_the_goal(bench):
     from latentlab.ddim import P_t, alpha_bar
     from latentlab.loco import face_mask, loco_directions
@@ -193,6 +195,7 @@ def bundled():
     return Workbench(ll.load_model(), steps=2, seed=0)
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_a_slider_candidate_samples_as_peft_merged_weights_do_and_leaves_the_model_alone(bundled):
     import copy
 

@@ -241,6 +241,7 @@ def test_bad_device_and_dtype():
         ll.topk_svd(lambda v: v, lambda u: u, (4,), 1, dtype=torch.float16)
 
 
+@pytest.mark.slow  # a full-size U-Net or a training run: `make test` runs it, `make check` does not
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("conditional", [False, True])
 def test_half_precision_matches_float32(dtype, conditional):

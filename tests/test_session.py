@@ -363,6 +363,7 @@ def test_hooks_act_only_on_their_own_thread(model):
         worker.join()
 
 
+@pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 @pytest.mark.parametrize("name", sorted(SHIPPED_ONLY))
 def test_shipped_later_methods_on_the_bundled_model_equal_the_registry_candidate(name):
     """The SAE feature (an h-space edit) and the LoRA slider (the U-Net's weights, on the workbench's

@@ -102,6 +102,7 @@ def test_save_load_round_trip(model, slider, tmp_path):
         load_slider("smile", folder=tmp_path / "nothing")
 
 
+@pytest.mark.slow  # a full-size U-Net or a training run: `make test` runs it, `make check` does not
 def test_training_lowers_the_objective_against_the_base_model(model):
     """The objective evaluated independently on held-out pairs: the slider starts as the base model
     (B = 0), so the base model's loss is the starting point; training must lower it."""
