@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 import latentlab as ll
 from latentlab.course.runs import save_run
@@ -74,7 +75,7 @@ def main() -> None:
     ap.add_argument("--modes", nargs="*", default=["position", "pooled"], choices=["position", "pooled"],
                     help="none: only build (and --cache) the held-out set")
     ap.add_argument("--steer-modes", nargs="*", default=["position"], choices=["position", "pooled"])
-    ap.add_argument("--cache", default=None, help="a .pt file for the held-out trajectories (not shipped)")
+    ap.add_argument("--cache", default=None, help="a .safetensors file for the held-out trajectories (not shipped)")
     ap.add_argument("--steer-n", type=int, default=16, help="faces per steering edit (0: no steering)")
     ap.add_argument("--scales", type=float, nargs="+", default=[5.0, 20.0])
     ap.add_argument("--sae", default="data/sae")
@@ -89,13 +90,13 @@ def main() -> None:
     model, probe = ll.load_model(), ll.load_probe()
     start = time.perf_counter()
     if args.cache and Path(args.cache).is_file():
-        tr = HTrajectory(*torch.load(args.cache))
+        tr = HTrajectory(**load_file(args.cache))  # safetensors: no pickle, even for a local cache
         assert len(tr.h) == args.n and len(tr.timesteps) == args.steps, f"{args.cache} holds another set"
     else:
         x_T = torch.randn(args.n, *model.sample_shape, generator=torch.Generator().manual_seed(X_T_SEED))
         tr = ll.h_trajectory(model, x_T, args.steps, progress=False)
         if args.cache:
-            torch.save(tuple(tr), args.cache)
+            save_file({k: v.contiguous() for k, v in tr._asdict().items()}, args.cache)
     with torch.no_grad():
         readings = {a: v.float() for a, v in probe(tr.x0).items()}
     labels = {a: above_middle(a, r) if a in BINARY_ATTRIBUTES else r for a, r in readings.items()}

@@ -366,13 +366,16 @@ class Workbench:
 
     def x_t(self, x_T: Tensor, t: int) -> Tensor:
         """Each face's x_t at grid timestep t on its plain DDIM trajectory (cached per face; t = -1: x_0)."""
-        i = self.grid.index(t) if t >= 0 else len(self.grid)
+        if t != -1 and t not in self.grid:
+            raise ValueError(f"t must be a timestep of the workbench's grid {self.grid} or -1 (x_0), got {t!r}")
         missing = [k for k, key in enumerate(map(_face_key, x_T)) if ("x_t", t, key) not in self._cache]
-        if missing:
+        if missing:  # one sampler run keeps every step of these faces (LOCO asks for x_t and x_0 alike)
             x0, xs = ddim_sample(self.model, x_T[missing], self.steps, return_trajectory=True, progress=False)
             xs = list(xs[:len(self.grid)]) + [x0]
             for j, k in enumerate(missing):
-                self._cache[("x_t", t, _face_key(x_T[k]))] = xs[i][j]
+                key = _face_key(x_T[k])
+                for step, x in zip(self.grid + [-1], xs):
+                    self._cache[("x_t", step, key)] = x[j]
         return torch.stack([self._cache[("x_t", t, _face_key(x))] for x in x_T])
 
     def pullbacks(self, x_T: Tensor, t: int, k: int) -> list:

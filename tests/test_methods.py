@@ -241,3 +241,19 @@ def test_the_course_groups_cover_the_registry_once():
 
     assert sorted(THREE_PAPERS + AFTER_THE_PAPERS + ("random",)) == sorted(METHODS)
     assert len(set(THREE_PAPERS + AFTER_THE_PAPERS)) == len(THREE_PAPERS) + len(AFTER_THE_PAPERS)
+
+
+def test_one_sampler_run_serves_every_step_of_a_face(monkeypatch):
+    import latentlab.methods as lm
+
+    wb = Workbench(ll.tiny_model(sample_size=32), steps=3, seed=0)
+    calls = []
+    real = lm.ddim_sample
+    monkeypatch.setattr(lm, "ddim_sample", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x = faces(2, seed=7)
+    xt, x0 = wb.x_t(x, wb.grid[1]), wb.x_t(x, -1)
+    assert len(calls) == 1
+    want0, traj = real(wb.model, x, 3, return_trajectory=True, progress=False)
+    assert torch.allclose(x0, want0) and torch.allclose(xt, traj[1])
+    with pytest.raises(ValueError, match="t must be a timestep of the workbench's grid"):
+        wb.x_t(x, 123)
