@@ -115,10 +115,16 @@ def test_the_judge_scores_but_never_chooses():
     assert row.change != pytest.approx(row.judge_change, abs=1e-3)  # two instruments, two readings
 
 
+def registry_inputs():
+    """A workbench on a tiny U-Net, 3 calibration and 2 held-out faces. The on-manifold error renders
+    faces of 32 px at least; three levels put the attention at 8 px, the cheapest tiny U-Net at 32 px
+    (LOCO's per-face power iterations dominate the run)."""
+    bench = Workbench(ll.tiny_model(sample_size=32, levels=3), probe=LinearProbe(), steps=2, seed=0)
+    return bench, torch.randn(3, 3, 32, 32, generator=gen(4)), torch.randn(2, 3, 32, 32, generator=gen(5))
+
+
 def registry_run(tmp_path=None, **options):
-    model = ll.tiny_model(sample_size=32)  # the on-manifold error renders faces of 32 px at least
-    bench = Workbench(model, probe=LinearProbe(), steps=2, seed=0)
-    x_calib, x_test = torch.randn(3, 3, 32, 32, generator=gen(4)), torch.randn(4, 3, 32, 32, generator=gen(5))
+    bench, x_calib, x_test = registry_inputs()
     df = compare_methods(bench, {"smile": 1.0}, x_calib, x_test, pixel_budget=0.05, progress=False,
                          checkpoint=tmp_path, **options)
     return bench, x_calib, x_test, df
@@ -163,9 +169,8 @@ def test_a_checkpointed_comparison_resumes_without_editing_again(tmp_path):
 
     def broken(*args, **kwargs):
         raise AssertionError("every row is in the checkpoint: nothing may run again")
-    bench = Workbench(ll.tiny_model(sample_size=32), probe=LinearProbe(), steps=2, seed=0)
+    bench, x_calib, x_test = registry_inputs()
     bench.candidates = broken
-    x_calib, x_test = torch.randn(3, 3, 32, 32, generator=gen(4)), torch.randn(4, 3, 32, 32, generator=gen(5))
     again = compare_methods(bench, {"smile": 1.0}, x_calib, x_test, methods=["mean difference", "random"],
                             pixel_budget=0.05, progress=False, checkpoint=tmp_path)
     assert again.drop(columns="seconds").equals(first.drop(columns="seconds"))

@@ -71,7 +71,8 @@ def test_face_noise_is_one_generator_per_face():
 
 @pytest.mark.slow  # a full DDIM run or the bundled model: `make test` runs it, `make check` does not
 def test_rows_outside_change_matches_the_edited_images():
-    m, probe = ll.tiny_model(sample_size=32), Probe(ProbeConfig.tiny())
+    # 32 px for the face regions; three levels put the attention at 8 px (LOCO's products cost a third less)
+    m, probe = ll.tiny_model(sample_size=32, levels=3), Probe(ProbeConfig.tiny())
     rows = loco_rows(m, probe, [0, 1], attrs=["smile"], methods=["LOCO", "random"], steps=4, progress=False)
     assert {(r["method"], r["use"]) for r in rows} == {(a, b) for a in ("LOCO", "random") for b in ("own", "transfer")}
     assert sum(r["use"] == "transfer" for r in rows) == 4  # the reference face has no transfer rows

@@ -126,25 +126,34 @@ def test_glasses_t_half(model):
     x_T = torch.randn(4, *model.sample_shape, generator=gen(4))
     dh = 4 * torch.randn(model.h_shape, generator=gen(5))
     editor = lambda t, h: dh.expand_as(h)  # noqa: E731
-    steps, grid = 20, ll.ddim_timesteps(model, 20).tolist()
+    steps = 20
     base = ll.ddim_sample(model, x_T, steps, progress=False)
-    change = {t: (ll.ddim_sample(model, x_T, steps, dh=editor, t_edit=t, progress=False) - base).flatten(1).norm(dim=1)
-              for t in grid}
+    changes = {}
+
+    def change(t):  # per face, from t_edit = t; a DDIM run each, so only the grid timesteps looked at
+        if t not in changes:
+            edited = ll.ddim_sample(model, x_T, steps, dh=editor, t_edit=t, progress=False)
+            changes[t] = (edited - base).flatten(1).norm(dim=1)
+        return changes[t]
+
     for t_true in (500, 400, 600, 300, 700):  # a threshold with >= 2 of 4 above it at t_true, < 2 the step above
-        thr_hi = change[t_true].sort(descending=True).values[1]
-        thr_lo = change[t_true + 50].sort(descending=True).values[1]
+        thr_hi = change(t_true).sort(descending=True).values[1]
+        thr_lo = change(t_true + 50).sort(descending=True).values[1]
         if thr_lo < thr_hi:
             break
     else:
-        pytest.fail(f"no grid timestep separates the changes: {change}")
+        pytest.fail(f"no grid timestep separates the changes: {changes}")
     thr = (thr_lo + thr_hi) / 2
     probe = lambda x: {"glasses": ((x - base).flatten(1).norm(dim=1) > thr).float()}  # noqa: E731
     check = lambda t: ex.check_glasses_t_half(model, x_T, t, editor=editor, probe=probe)  # noqa: E731
-    assert sum(int(change[t].gt(thr).sum()) >= 2 for t in grid) >= 2  # a search: not only the first grid point
+    change(t_true - 50)
+    assert set(changes) <= set(ll.ddim_timesteps(model, steps).tolist())
+    # a search: not only the first grid point (counted on grid timesteps computed here, a subset of the grid)
+    assert sum(int(c.gt(thr).sum()) >= 2 for c in changes.values()) >= 2
     right(check(t_true))
     hint(check(None), "Fill in")
     hint(check(t_true + 50), "lies below")
-    if int(change[t_true - 50].gt(thr).sum()) >= 2:
+    if int(change(t_true - 50).gt(thr).sum()) >= 2:
         hint(check(t_true - 50), "t_half is larger")
     hint(check(t_true + 10), "grid")
     hint(check(t_true + 0.5), "integer")

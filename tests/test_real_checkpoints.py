@@ -5,6 +5,7 @@ schedulers, torch.func's products, the float32 run for half precision. Nothing i
 """
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -241,24 +242,36 @@ def test_bad_device_and_dtype():
         ll.topk_svd(lambda v: v, lambda u: u, (4,), 1, dtype=torch.float16)
 
 
+HALF_X = torch.randn(2, 3, 16, 16, generator=gen(6))  # float32 in: cast to the model's dtype
+HALF_ANALYSES = (lambda m: ll.h_of(m, HALF_X, 400), lambda m: ll.eps_of(m, HALF_X, 400),
+                 lambda m: ll.ddim_sample(m, HALF_X, 2, progress=False))
+JVP_MODES = ("forward", "double_vjp")
+
+
+@functools.cache
+def float32_run(conditional: bool) -> tuple[list[torch.Tensor], dict[str, ll.SVD]]:
+    """The oracle: the analyses in float32 (computed once for both half dtypes)."""
+    ref = ll.tiny_model(conditional=conditional)
+    return ([f(ref) for f in HALF_ANALYSES],
+            {mode: ll.pullback(ref, HALF_X[0], 400, k=2, tol=1e-5, jvp_mode=mode) for mode in JVP_MODES})
+
+
 @pytest.mark.slow  # a full-size U-Net or a training run: `make test` runs it, `make check` does not
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("conditional", [False, True])
 def test_half_precision_matches_float32(dtype, conditional):
     """Every analysis runs in float16 and bfloat16 on the CPU (measured: forward AD works there too; only
     torch.linalg's SVD/QR lack half kernels, so the SVD's work is done in float32). Oracle: the float32 run."""
-    ref = ll.tiny_model(conditional=conditional)
     half = ll.tiny_model(conditional=conditional).to(dtype=dtype)
-    x = torch.randn(2, 3, 16, 16, generator=gen(6))  # float32 in: cast to the model's dtype
     tol = {torch.float16: 5e-3, torch.bfloat16: 4e-2}[dtype]
-    for f in (lambda m: ll.h_of(m, x, 400), lambda m: ll.eps_of(m, x, 400),
-              lambda m: ll.ddim_sample(m, x, 2, progress=False)):
-        a, b = f(ref), f(half)
+    refs, spectra = float32_run(conditional)
+    for f, a in zip(HALF_ANALYSES, refs):
+        b = f(half)
         assert b.dtype == dtype
         assert (a - b.float()).norm() <= tol * a.norm()
-    for mode in ("forward", "double_vjp"):
-        s_ref = ll.pullback(ref, x[0], 400, k=2, tol=1e-5, jvp_mode=mode)
-        s_half = ll.pullback(half, x[0], 400, k=2, jvp_mode=mode)
+    for mode in JVP_MODES:
+        s_ref = spectra[mode]
+        s_half = ll.pullback(half, HALF_X[0], 400, k=2, jvp_mode=mode)
         assert s_half.S.dtype == torch.float32
         torch.testing.assert_close(s_half.S, s_ref.S, rtol=5 * tol, atol=0)
         cos = (s_half.V.flatten(1) * s_ref.V.flatten(1)).sum(1).abs()

@@ -4,6 +4,8 @@ the worker (stale work dropped, previews first, errors as messages) and a clean 
 
 Tiny config-built U-Nets and a linear stand-in probe keep this file to seconds; only the Asyrp test
 loads the bundled model (the shipped editors are shaped for its h)."""
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -274,41 +276,84 @@ def test_a_closed_session_stops_its_worker_and_refuses_requests(tiny):
         s.submit([Edit("random", 0, 1.0)])
 
 
+EXIT_STEPS = 50  # every job of the worker makes at least this many U-Net calls (a face load, an edit's sampling)
 EXIT_SCRIPT = textwrap.dedent("""
-    import sys, threading, time
+    import atexit, threading
     import torch
     import latentlab as ll
     from latentlab.session import Edit, EditSession
     torch.set_num_threads(1)
     probe = lambda x: {{a: x.mean((1, 2, 3)) for a in ll.ATTRIBUTES}}
-    s = EditSession(ll.tiny_model(sample_size=32), probe=probe, steps=400, preview_steps=0)
+    s = EditSession(ll.tiny_model(sample_size=32), probe=probe, steps={steps}, preview_steps=0)
     {prepare}
-    started = threading.Event()
-    s.model.unet.register_forward_pre_hook(lambda m, a: started.set())
+    calls, inside = [], threading.Event()
+    def count(module, args):  # from here on, only the worker calls the U-Net
+        calls.append(1)
+        if len(calls) == 3:
+            inside.set()
+    s.model.unet.register_forward_pre_hook(count)
     s.submit([Edit("random", 0, 1.0)])
-    assert started.wait(60)
-    time.sleep(0.2)
+    assert inside.wait(60)
     assert any(t.name == "latentlab-edit-session" for t in threading.enumerate())  # mid-render: {what}
     print("exiting", flush=True)
+    # runs before the session's own exit handler (registered earlier; atexit runs the last first)
+    atexit.register(lambda: print(f"U-Net calls: {{len(calls)}}", flush=True))
     {end}
+""")
+EXIT_CASES = {  # what: (prepare, end)
+    "loading the face": ("", ""),
+    "sampling the edit": ("s.face_state(); s.candidate(Edit('random', 0, 1.0))", ""),
+    "the script raises": ("s.face_state()", "raise SystemExit(0)"),
+    "the script drops the session": ("s.face_state()", "del s; import gc; gc.collect()"),
+}
+# One interpreter imports latentlab (6 s, most of a script's run) and forks a child per script: each child
+# runs its script at module level and then ends as a script does (atexit, then the interpreter's teardown,
+# where a thread left in torch aborts it with "terminate called": measured, a fork reports it as a plain
+# script does). Every child's stdout, stderr and exit code go to files.
+FORK_EACH = textwrap.dedent("""
+    import json, os, sys
+    import latentlab
+    scripts, out = json.loads(sys.argv[1]), sys.argv[2]
+    for i, script in enumerate(scripts):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fork() == 0:
+            for fd, ext in ((1, "out"), (2, "err")):
+                os.dup2(os.open(f"{out}/{i}.{ext}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+            namespace = {"__name__": "__main__"}  # a global here, as a script's globals live until its end
+            exec(script, namespace)
+            break
+        _, status = os.wait()
+        with open(f"{out}/{i}.rc", "w") as f:
+            f.write(str(os.waitstatus_to_exitcode(status)))
 """)
 
 
+@pytest.fixture(scope="module")
+def exits(tmp_path_factory) -> dict[str, tuple[int, str, str]]:
+    """Each case's (exit code, stdout, stderr)."""
+    out = tmp_path_factory.mktemp("exits")
+    scripts = [EXIT_SCRIPT.format(steps=EXIT_STEPS, prepare=prepare, what=what, end=end)
+               for what, (prepare, end) in EXIT_CASES.items()]
+    run = subprocess.run([sys.executable, "-c", FORK_EACH, json.dumps(scripts), str(out)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    return {what: (int((out / f"{i}.rc").read_text()), (out / f"{i}.out").read_text(), (out / f"{i}.err").read_text())
+            for i, what in enumerate(EXIT_CASES)}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("prepare, what, end", [
-    ("", "loading the face", ""),
-    ("s.face_state(); s.render(Edit('random', 0, 0.5))", "sampling the edit", ""),
-    ("s.face_state()", "the script raises", "raise SystemExit(0)"),
-    ("s.face_state()", "the script drops the session", "del s; import gc; gc.collect()"),
-])
-def test_the_interpreter_exits_cleanly_mid_render(prepare, what, end):
+@pytest.mark.parametrize("what", EXIT_CASES)
+def test_the_interpreter_exits_cleanly_mid_render(exits, what):
     """A script (or a kernel shut down) while the worker is inside torch: exit code 0, no
-    "terminate called without an active exception" (the abort of a thread left in torch)."""
-    code = EXIT_SCRIPT.format(prepare=prepare, what=what, end=end)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
-    assert "exiting" in proc.stdout, proc.stderr[-2000:]
-    assert proc.returncode == 0 and "terminate called" not in proc.stderr, proc.stderr[-2000:]
+    "terminate called without an active exception" (the abort of a thread left in torch). The worker is
+    checked to be mid-job when the script ends: fewer U-Net calls than its job needs."""
+    returncode, stdout, stderr = exits[what]
+    assert "exiting" in stdout, stderr[-2000:]
+    assert returncode == 0 and "terminate called" not in stderr, stderr[-2000:]
+    assert "U-Net calls: " in stdout, stderr[-2000:]
+    calls = int(stdout.split("U-Net calls: ")[1].split()[0])
+    assert 3 <= calls < EXIT_STEPS, f"the worker made {calls} U-Net calls: its job was over before the exit"
 
 
 # ----------------------------------------------------------------------------- what the session relies on
