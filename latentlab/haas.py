@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from .directions import HTrajectory, StepDirection, h_trajectory, mean_difference
@@ -110,6 +108,10 @@ def pca_directions(model: Model, x_T: Tensor | None, steps: int = 10, k: int = 5
                          f"a PCA of N samples has at most N - 1 informative components")
     tr = trajectory if trajectory is not None else h_trajectory(model, xb, steps, batch_size=batch_size,
                                                                 progress=progress, **sample_options)
+    # scikit-learn is imported here, not with the package: it adds 0.7 s to every `import latentlab`
+    from sklearn.decomposition import PCA
+    from threadpoolctl import threadpool_limits
+
     N, S = tr.h.shape[:2]
     H = tr.h.flatten(2).transpose(0, 1).double()  # (S, N, D)
     comps, sigma, mean, expl = [], [], [], []
