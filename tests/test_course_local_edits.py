@@ -102,17 +102,49 @@ def test_interval_matches_wilson_by_hand():
 
 
 def test_tests_match_scipy_on_a_synthetic_case():
-    from scipy.stats import fisher_exact, wilcoxon
+    from scipy.stats import binomtest, wilcoxon
 
     rng = np.random.default_rng(0)
     outside = {m: rng.random(10) for m in ("LOCO", "Park")}
-    rows = [{"seed": i, "attr": "smile", "method": m, "use": "own", "sign": 1.0, "movable": True,
-             "moved": bool(i < {"LOCO": 7, "Park": 6, "random": 2}[m]), "towards": 0.0, "leak": 0.0,
+    # the same ten faces under each method; face 9 is not movable for random, so it leaves those pairs
+    moved = {"LOCO": [1, 1, 1, 0, 1, 1, 0, 1, 1, 1], "Park": [1, 0, 0, 1, 1, 0, 0, 1, 0, 1],
+             "random": [0, 1, 0, 1, 0, 1, 0, 0, 0, 0]}
+    rows = [{"seed": i, "attr": "smile", "method": m, "use": "own", "sign": 1.0, "movable": m != "random" or i < 9,
+             "moved": bool(moved[m][i]), "towards": 0.0, "leak": 0.0,
              "outside": float(outside[m][i]) if m != "random" else 1.0}
             for i in range(10) for m in ("LOCO", "Park", "random")]
     got = {t["test"]: t for t in loco_tests(rows)}
-    assert got["LOCO > random"]["p"] == pytest.approx(fisher_exact([[7, 3], [2, 8]], alternative="greater")[1])
-    assert got["LOCO vs Park"]["p"] == pytest.approx(fisher_exact([[7, 3], [6, 4]])[1])
+    # McNemar on the discordant faces: LOCO only on faces 0, 2, 4, 7, 8; random only on face 3
+    loco_only = sum(a and not b for a, b in zip(moved["LOCO"][:9], moved["random"][:9]))
+    random_only = sum(b and not a for a, b in zip(moved["LOCO"][:9], moved["random"][:9]))
+    assert (loco_only, random_only) == (5, 1)
+    assert got["LOCO > random"]["p"] == pytest.approx(binomtest(5, 6, 0.5, alternative="greater").pvalue)
+    assert (got["LOCO > random"]["k_a"], got["LOCO > random"]["k_b"], got["LOCO > random"]["n_a"]) == (7, 3, 9)
+    assert got["LOCO vs Park"]["p"] == pytest.approx(binomtest(4, 5, 0.5).pvalue)  # LOCO-only 4, Park-only 1
+    assert got["LOCO > random"]["by"] == got["LOCO vs Park"]["by"] == "McNemar"
     assert got["outside LOCO vs Park"]["p"] == pytest.approx(wilcoxon(outside["LOCO"] - outside["Park"]).pvalue)
     assert got["leak LOCO vs random"]["p"] == pytest.approx(1.0)  # every leak is 0: no difference
     assert [t["significant"] for t in got.values()] == [t["p"] < 0.05 / 6 for t in got.values()]
+
+
+def test_tests_fall_back_to_fisher_when_the_signs_leave_no_face_in_common():
+    """Glasses: +1 acts on the faces without glasses, -1 on those with; methods at different signs
+    are tested on disjoint groups of faces, unpaired."""
+    from scipy.stats import fisher_exact
+
+    rows = []
+    for i in range(12):
+        has_glasses = i < 5
+        for m, sign, k in (("LOCO", 1.0, 6), ("Park", 1.0, 3), ("random", -1.0, 1)):
+            for s in (1.0, -1.0):
+                movable = (s > 0) != has_glasses
+                rows.append({"seed": i, "attr": "glasses", "method": m, "use": "own", "sign": s, "movable": movable,
+                             "moved": movable and s == sign and (i - 5 if s > 0 else i) < k, "towards": 0.0,
+                             "leak": 0.0, "outside": 0.0})
+    got = {t["test"]: t for t in loco_tests(rows)}
+    # LOCO at +1 moves 6 of the 7 faces without glasses; random at -1 moves 1 of the 5 with them
+    assert (got["LOCO > random"]["k_a"], got["LOCO > random"]["n_a"], got["LOCO > random"]["k_b"],
+            got["LOCO > random"]["n_b"]) == (6, 7, 1, 5)
+    assert got["LOCO > random"]["by"] == "Fisher"
+    assert got["LOCO > random"]["p"] == pytest.approx(fisher_exact([[6, 1], [1, 4]], alternative="greater")[1])
+    assert got["LOCO vs Park"]["by"] == "McNemar"  # both at +1: the same seven faces

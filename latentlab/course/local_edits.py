@@ -306,8 +306,12 @@ def loco_tests(rows: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> list[d
     """The tests behind the LOCO comparison, per attribute and use, each method at its chosen sign
     (`loco_summary`):
 
-    - "LOCO > random", "Park > random": more faces moved the right way (Fisher's exact test, one-sided);
-    - "LOCO vs Park": right-way fractions differ (Fisher, two-sided);
+    - "LOCO > random", "Park > random": more faces moved the right way (one-sided). On the faces
+      movable under both methods' signs the test is paired: McNemar's exact test (of the faces only
+      one of the two moved, more were the method's). Where the two signs leave no face in common
+      (glasses: +1 acts on the faces without glasses, -1 on those with), the two groups of faces
+      are disjoint and the test is Fisher's exact test. `by` says which.
+    - "LOCO vs Park": the same, two-sided (`stats.mcnemar`, or Fisher);
     - "outside LOCO vs Park", "leak LOCO vs random", "leak Park vs random": the per-face `outside` or
       `leak` differs (Wilcoxon's signed-rank test on the same faces, two-sided; `diff` is the median
       of the first minus the second).
@@ -322,7 +326,7 @@ def loco_tests(rows: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> list[d
     """
     from scipy.stats import fisher_exact
 
-    from ..stats import signed_rank_test
+    from ..stats import binomial_test, mcnemar, signed_rank_test
 
     chosen = {(b["attr"], b["method"], b["use"]): b for b in loco_summary(rows)}
     picked: dict[tuple, list] = {}
@@ -332,24 +336,31 @@ def loco_tests(rows: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> list[d
             picked.setdefault(key, []).append(r)
     out = []
     for attr, use in dict.fromkeys((k[0], k[2]) for k in chosen):
-        def counts(m: str) -> tuple[int, int]:
-            b = chosen.get((attr, m, use))
-            return (b["n_moved"], b["n_movable"]) if b else (0, 0)
-
         for a, b, side in (("LOCO", "random", "greater"), ("Park", "random", "greater"), ("LOCO", "Park", "two-sided")):
-            (ka, na), (kb, nb) = counts(a), counts(b)
-            if na and nb:
-                p = float(fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative=side)[1])
-                name = f"{a} > {b}" if side == "greater" else f"{a} vs {b}"
-                out.append({"attr": attr, "use": use, "test": name, "k_a": ka, "n_a": na, "k_b": kb, "n_b": nb,
-                            "diff": ka / na - kb / nb, "p": p})
+            ra = [r for r in picked.get((attr, a, use), []) if r["movable"]]
+            rb = [r for r in picked.get((attr, b, use), []) if r["movable"]]
+            if not ra or not rb:
+                continue
+            name = f"{a} > {b}" if side == "greater" else f"{a} vs {b}"
+            moved_b = {r["seed"]: r["moved"] for r in rb}
+            pairs = [(r["moved"], moved_b[r["seed"]]) for r in ra if r["seed"] in moved_b]
+            if pairs:  # the same faces under both methods: paired
+                ok_a, ok_b = torch.tensor(pairs).T
+                only_a, only_b = int((ok_a & ~ok_b).sum()), int((ok_b & ~ok_a).sum())
+                p = binomial_test(only_a, only_a + only_b, 0.5, "greater") if side == "greater" else mcnemar(ok_a, ok_b)
+                (ka, na), (kb, nb), by = (int(ok_a.sum()), len(pairs)), (int(ok_b.sum()), len(pairs)), "McNemar"
+            else:  # disjoint groups of faces
+                (ka, na), (kb, nb) = (sum(r["moved"] for r in ra), len(ra)), (sum(r["moved"] for r in rb), len(rb))
+                p, by = float(fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative=side)[1]), "Fisher"
+            out.append({"attr": attr, "use": use, "test": name, "by": by, "k_a": ka, "n_a": na, "k_b": kb, "n_b": nb,
+                        "diff": ka / na - kb / nb, "p": p})
         for field, a, b in (("outside", "LOCO", "Park"), ("leak", "LOCO", "random"), ("leak", "Park", "random")):
             ra, rb = picked.get((attr, a, use)), picked.get((attr, b, use))
             if ra and rb:
                 by_seed = {r["seed"]: r[field] for r in rb}
                 d = [r[field] - by_seed[r["seed"]] for r in ra if r["seed"] in by_seed]
-                out.append({"attr": attr, "use": use, "test": f"{field} {a} vs {b}", "k_a": None, "n_a": len(d),
-                            "k_b": None, "n_b": len(d), "diff": float(torch.tensor(d).median()),
+                out.append({"attr": attr, "use": use, "test": f"{field} {a} vs {b}", "by": "Wilcoxon", "k_a": None,
+                            "n_a": len(d), "k_b": None, "n_b": len(d), "diff": float(torch.tensor(d).median()),
                             "p": signed_rank_test(d)})
     for t in out:
         t["significant"] = t["p"] < alpha / len(out)

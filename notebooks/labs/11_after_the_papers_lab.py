@@ -72,10 +72,14 @@ per_sign["lo"], per_sign["hi"] = [c[0] for c in ci], [c[1] for c in ci]
 print(per_sign.round(2).to_string(index=False))
 
 # %% [markdown]
-# **The tests**, each method at its chosen sign: right way against the random direction (Fisher's
-# exact test, one-sided), LOCO against Park (two-sided), and the per-face outside change of LOCO
-# against Park on the same faces (Wilcoxon's signed-rank test; `diff`: median of LOCO minus Park).
-# Every test is counted: significant means p below 0.05 over their number (Bonferroni).
+# **The tests**, each method at its chosen sign: right way against the random direction (one-sided)
+# and LOCO against Park (two-sided). Every method edits the same 64 faces, so these are paired: on the
+# faces movable under both signs, McNemar's exact test (only the faces one method moved and the other
+# did not count). Where the two signs share no face (glasses: +1 acts on the faces without glasses,
+# -1 on those with), the groups are disjoint and the test is Fisher's exact test; `by` says which.
+# Then the per-face outside change of LOCO against Park (Wilcoxon's signed-rank test; `diff`: median
+# of LOCO minus Park). Every test is counted: significant means p below 0.05 over their number
+# (Bonferroni).
 
 # %% tags=["nbval-check-output"]
 tests = pd.DataFrame(loco_tests(rows))
