@@ -104,6 +104,11 @@ _ASYRP = "Kwon et al. 2023 (Asyrp)"
 _HAAS = "Haas et al. 2024"
 _PARK = "Park et al. 2023"
 _PARK_GUIDANCE = {"k": 3, "gamma": 0.1, "n": 16}  # Park et al.'s released step for the face model
+_PARK_MOVE = {"k": 3, "alpha": 2.0}
+_PARK_TRANSPORT = {**_PARK_GUIDANCE, "k_transport": 8}
+_HAAS_JACOBIAN = {"k": 3, "unit": 100.0, "tol": 1e-2}
+_HAAS_SUPERVISED = {"n_trajectories": 128, "top": 0.1}
+_LOCO = LOCO_SETTINGS  # the units below quote each method's settings, so that they live once
 
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("mean difference", "two-group mean of h, in Asyrp's asymmetric step", "h", 0.0, True,
@@ -117,30 +122,34 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("Haas PCA", _HAAS, "h", 0.0, False, "sigma_k(t) pc_k(t): one standard deviation of h along pc_k",
            "both", False, {"k": 5, "n_trajectories": 128}),
     Method("Haas Jacobian", _HAAS, "h", 0.0, False,
-           "100 s_i(t) v_i: v_i of d eps / dh at the middle step of a reference face, s_i(t) its singular "
-           "values (0.01-0.5 on the bundled model, so 100 makes c = 1 about one PCA sigma)",
-           "both", False, {"k": 3, "unit": 100.0, "tol": 1e-2}),
+           f"{_HAAS_JACOBIAN['unit']:g} s_i(t) v_i: v_i of d eps / dh at the middle step of a reference face, "
+           f"s_i(t) its singular values (0.01-0.5 on the bundled model, so {_HAAS_JACOBIAN['unit']:g} makes c = 1 "
+           "about one PCA sigma)", "both", False, _HAAS_JACOBIAN),
     Method("Haas supervised", _HAAS, "h", 0.0, False,
-           "the mean h of the top minus the bottom 10 % of faces by the probe, the other attributes' "
-           "directions projected out", "goal", True, {"n_trajectories": 128, "top": 0.1}),
+           f"the mean h of the top minus the bottom {100 * _HAAS_SUPERVISED['top']:g} % of faces by the probe, the "
+           "other attributes' directions projected out", "goal", True, _HAAS_SUPERVISED),
     Method("Park pullback (guidance)", _PARK, "x", 0.6, True,
-           "x-space guidance along the face's own unit v_i with step gamma = 0.1 (16 steps); c scales gamma",
+           f"x-space guidance along the face's own unit v_i with step gamma = {_PARK_GUIDANCE['gamma']:g} "
+           f"({_PARK_GUIDANCE['n']} steps); c scales gamma",
            "both", False, _PARK_GUIDANCE),
-    Method("Park pullback (move)", _PARK, "x", 0.6, True, "x_t + 2 v_i with the face's own unit v_i", "both",
-           False, {"k": 3, "alpha": 2.0}),
+    Method("Park pullback (move)", _PARK, "x", 0.6, True, f"x_t + {_PARK_MOVE['alpha']:g} v_i with the face's own "
+           "unit v_i", "both", False, _PARK_MOVE),
     Method("Park transported", _PARK, "x", 0.6, True,
-           "x-space guidance (gamma = 0.1, 16 steps) along a reference face's u_i carried to the face "
-           "(`transport`, k = 8); c scales gamma", "both", False, {**_PARK_GUIDANCE, "k_transport": 8}),
+           f"x-space guidance (gamma = {_PARK_GUIDANCE['gamma']:g}, {_PARK_GUIDANCE['n']} steps) along a reference "
+           f"face's u_i carried to the face (`transport`, k = {_PARK_TRANSPORT['k_transport']}); c scales gamma",
+           "both", False, _PARK_TRANSPORT),
     Method("LOCO Edit", "Chen et al. 2024 (LOCO Edit)", "x", LOCO_SETTINGS["t_edit"], True,
-           "x_t + 8 v_1 (16 steps of 0.5, LOCO's settings) along the face's own unit v_1 of d x0_hat / dx_t "
-           "in the attribute's region (mouth or eyes), the outside's top 5 right singular vectors projected "
+           f"x_t + {_LOCO['n_steps'] * _LOCO['step']:g} v_1 ({_LOCO['n_steps']} steps of {_LOCO['step']:g}, LOCO's "
+           "settings) along the face's own unit v_1 of d x0_hat / dx_t in the attribute's region (mouth or "
+           f"eyes), the outside's top {_LOCO['null_rank']} right singular vectors projected "
            "out; each face's sign set so that the probe reads x0_hat moving towards the goal",
            "goal", True, {k: LOCO_SETTINGS[k] for k in ("rank", "null_rank", "n_steps", "step")}),
     Method("SAE feature", "Surkov et al. 2024 (a top-k autoencoder of h)", "h", 0.0, True,
            "one typical firing of the feature: its decoder column times its mean activation map where it "
            "fires, per timestep (a visible edit needs c of 5 to 20)", "goal", True, dict(SAE_SETTINGS)),
     Method("LoRA slider", "Gandikota et al. 2024 (Concept Sliders)", "w", SLIDER_SETTINGS["t_on"] / 1000, True,
-           "the adapter of the shipped slider at scale 1 (rank 4), acting at t <= 0.8 T", "goal", True,
+           f"the adapter of the shipped slider at scale 1 (rank {SLIDER_SETTINGS['rank']}), acting at "
+           f"t <= {SLIDER_SETTINGS['t_on'] / 1000:g} T", "goal", True,
            {k: SLIDER_SETTINGS[k] for k in ("rank", "alpha")}),
     Method("random", "baseline", "h", 0.0, True, "a Gaussian h-direction of unit norm at every step", "both",
            False, {"n_candidates": 10}),
