@@ -276,7 +276,7 @@ def test_a_closed_session_stops_its_worker_and_refuses_requests(tiny):
         s.submit([Edit("random", 0, 1.0)])
 
 
-EXIT_STEPS = 50  # every job of the worker makes at least this many U-Net calls (a face load, an edit's sampling)
+EXIT_STEPS = 100  # every job of the worker makes at least this many U-Net calls (a face load, an edit's sampling)
 EXIT_SCRIPT = textwrap.dedent("""
     import atexit, threading
     import torch
