@@ -10,6 +10,22 @@ def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def hint(fb, *words: str) -> None:
+    """An exercise checker said "not yet", with each of `words` in its hint."""
+    from latentlab.course.exercises import Feedback
+
+    assert isinstance(fb, Feedback) and not fb.ok, fb
+    for w in words:
+        assert w in fb.message, fb
+
+
+def right(fb) -> None:
+    """An exercise checker accepted the answer."""
+    from latentlab.course.exercises import Feedback
+
+    assert isinstance(fb, Feedback) and fb.ok, fb
+
+
 class LinearProbe(torch.nn.Module):
     """A stand-in probe with known answers: every attribute a fixed linear function of the pixels
     (glasses through a sigmoid), so changes are exactly linear in pixel edits and gradients never vanish."""

@@ -10,18 +10,7 @@ from latentlab.course import exercises as ex
 from latentlab.jacobians import jacobian_products
 from latentlab.linalg import dense_jacobian
 
-from helpers import LinearProbe, gen
-
-
-def hint(fb: ex.Feedback, *words: str) -> None:
-    assert isinstance(fb, ex.Feedback) and not fb.ok, fb
-    for w in words:
-        assert w in fb.message, fb
-
-
-def right(fb: ex.Feedback) -> None:
-    assert isinstance(fb, ex.Feedback) and fb.ok, fb
-
+from helpers import LinearProbe, gen, hint, right
 
 # ----------------------------------------------------------------------------- 01.4
 

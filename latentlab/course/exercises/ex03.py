@@ -1,7 +1,6 @@
 """Exercise checks of notebook 03, h-space: Asyrp's asymmetric step written out (03.1), down to which
 t_edit a glasses edit still works on half the faces, found by bisection (03.2), and Asyrp's whole
-sampler loop written by the student (03.3). `check_glasses_t_edit` is the earlier form of 03.2 (the
-smallest of five t_edit values from which the edit adds nothing).
+sampler loop written by the student (03.3).
 
 The references are `eps_of` with the closed-form step, DDIM runs of the edit itself, and
 `ddim_sample(..., dh=, t_edit=, asymmetric=True)`.
@@ -9,7 +8,6 @@ The references are `eps_of` with the closed-form step, DDIM runs of the edit its
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,7 +17,7 @@ import latentlab as ll
 
 from .feedback import Hint, as_model, as_number, as_tensor, call_answer, checker, grid_t, is_close
 
-__all__ = ["check_asymmetric_step", "check_glasses_t_half", "check_asyrp_loop", "check_glasses_t_edit"]
+__all__ = ["check_asymmetric_step", "check_glasses_t_half", "check_asyrp_loop"]
 
 
 def _clip_as_scheduler(model: ll.Model, x0: Tensor) -> Tensor:
@@ -90,50 +88,6 @@ def _glasses_after(model, x_T: Tensor, editor, probe, t_edit: int | None, steps:
         if len(_RUNS) > 32:
             _RUNS.pop(next(iter(_RUNS)))
     return _RUNS[key][-1]
-
-
-@checker("03.2", ("t_stop",), "Fill in `t_stop`: the smallest t_edit that adds no glasses.")
-def check_glasses_t_edit(model: Any, x_T: Tensor, t_stop: Any, *, editor: Any = None, probe: Any = None,
-                         steps: int = 10, candidates: Sequence[int] = (0, 200, 400, 600, 800)) -> str:
-    """Exercise 03.2: from which `t_edit` does a glasses edit (applied only at t >= t_edit) do nothing?
-
-    The reference runs the edit itself at `t_stop` and at the candidate before it (about three DDIM
-    runs of the faces; repeated checks reuse them). `editor` defaults to the shipped raw-dh glasses
-    editor, `probe` to the shipped probe.
-
-    >>> check_glasses_t_edit(None, None, None).message[:16]
-    'Fill in `t_stop`'
-    """
-    model = as_model(model)
-    x_T = as_tensor(x_T, "x_T").float()
-    if x_T.dim() != 4 or tuple(x_T.shape[1:]) != tuple(model.sample_shape):
-        raise Hint(f"`x_T` should be a batch of noise, (n, {', '.join(map(str, model.sample_shape))}).")
-    tc = as_number(t_stop, "t_stop")
-    if tc not in candidates:
-        raise Hint(f"`t_stop` should be one of the candidates {list(candidates)}, got {tc:g}.")
-    editor = editor if editor is not None else ll.load_editor("glasses", 1.0, kind="dh")
-    probe = probe if probe is not None else ll.load_probe()
-    had = _glasses_after(model, x_T, editor, probe, None, steps) > 0.5
-    n = int((~had).sum())
-    if n == 0:
-        raise Hint("Every one of these faces already has glasses unedited: use faces without glasses.")
-
-    def added(t: int) -> int:
-        return int(((_glasses_after(model, x_T, editor, probe, t, steps) > 0.5) & ~had).sum())
-
-    k = added(int(tc))
-    if k > 0:
-        raise Hint(f"At t_edit = {tc:g} the edit still adds glasses to {k} of {n} faces: try a larger t_edit "
-                   f"(fewer, earlier steps edited).")
-    i = list(candidates).index(tc)
-    if i == 0:
-        return f"even editing every step adds glasses to none of these {n} faces."
-    before = int(candidates[i - 1])
-    k_before = added(before)
-    if k_before == 0:
-        raise Hint(f"Edits from t_edit = {before} already add glasses to none of the {n} faces: the question is the "
-                   "smallest t_edit from which it stops working.")
-    return f"from t_edit = {before}: glasses on {k_before} of {n}; from {tc:g}: none. Decided below t = {tc:g}."
 
 
 @checker("03.2 when is glasses decided?", ("t_half",),
