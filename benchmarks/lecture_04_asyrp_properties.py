@@ -33,8 +33,6 @@ written as they finish, in order of priority, so a stopped run keeps what it mea
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 
 import torch
@@ -43,7 +41,7 @@ from tqdm.auto import tqdm
 import latentlab as ll
 from latentlab.asyrp import global_dh, mean_dh, shipped_editors
 from latentlab.course.editor_properties import additivity_row, edit_row, face_table, faces_noise
-from latentlab.course.runs import load_run, save_run
+from latentlab.course.runs import load_run, rebuild_command, save_run
 from latentlab.directions import random_direction
 
 NAME = "04_asyrp_properties"
@@ -65,8 +63,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     if args.extend:
         return extend(args)
-    command = "OMP_NUM_THREADS=1 python benchmarks/lecture_04_asyrp_properties.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = rebuild_command("benchmarks/lecture_04_asyrp_properties.py", argv)
     model, probe = ll.load_model(), ll.load_probe()
     S = args.steps
     rows: list[dict] = []

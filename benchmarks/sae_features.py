@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import latentlab as ll
-from latentlab.course.runs import save_run
+from latentlab.course.runs import rebuild_command, save_run
 from latentlab.directions import HTrajectory, random_direction
 from latentlab.faces import ATTRIBUTES, BINARY_ATTRIBUTES
 from latentlab.methods import above_middle
@@ -85,7 +84,7 @@ def main() -> None:
     argv = os.sys.argv[1:]
     if "--cache" in argv:  # a local speed-up, not part of what rebuilds the files
         del argv[argv.index("--cache"):argv.index("--cache") + 2]
-    command = shlex.join(["OMP_NUM_THREADS=1", "python", "benchmarks/sae_features.py", *argv])
+    command = rebuild_command("benchmarks/sae_features.py", argv)
     print(f"load at start: {os.getloadavg()[0]:.2f}")
     model, probe = ll.load_model(), ll.load_probe()
     start = time.perf_counter()

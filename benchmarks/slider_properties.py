@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import sys
 import time
 
 import torch
@@ -33,7 +31,7 @@ from tqdm.auto import tqdm
 
 import latentlab as ll
 from latentlab.course.editor_properties import edit_row, faces_noise, linearity_fit, linearity_interval
-from latentlab.course.runs import save_run
+from latentlab.course.runs import rebuild_command, save_run
 from latentlab.slider import load_slider, sample_with_slider
 
 NAME = "11_slider_properties"
@@ -46,8 +44,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=999, help="x_T seed of the held-out faces (lecture 04's)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    command = "OMP_NUM_THREADS=1 python benchmarks/slider_properties.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = rebuild_command("benchmarks/slider_properties.py", argv)
     model, probe = ll.load_model(), ll.load_probe()
     S = args.steps
     rows: list[dict] = []

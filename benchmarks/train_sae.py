@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import time
 
 import torch
 
 import latentlab as ll
+from latentlab.course.runs import rebuild_command
 from latentlab.sae import SAE_SETTINGS, evaluate_sae, save_sae, train_sae
 
 X_T_SEED = 20_000  # the training faces' x_T; benchmarks/sae_features.py holds out another seed
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    command = shlex.join(["OMP_NUM_THREADS=1", "python", "benchmarks/train_sae.py", *os.sys.argv[1:]])
+    command = rebuild_command("benchmarks/train_sae.py")
     print(f"load at start: {os.getloadavg()[0]:.2f}; {args.threads} thread(s)")
     model = ll.load_model()
     start, cpu = time.perf_counter(), time.process_time()

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import sys
 import time
 
 import torch
 
 import latentlab as ll
+from latentlab.course.runs import rebuild_command
 from latentlab.slider import SLIDER_SETTINGS, SLIDERS_DIR, save_slider, train_slider
 
 
@@ -33,8 +32,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(SLIDERS_DIR), help="folder that gets one sub-folder per attribute")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "OMP_NUM_THREADS=1 python benchmarks/train_sliders.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = rebuild_command("benchmarks/train_sliders.py", argv)
     model = ll.load_model()
     for attr in args.attrs:
         load_before = os.getloadavg()

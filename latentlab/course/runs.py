@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RUNS", "save_run", "load_run", "run_table", "same_row"]
+__all__ = ["RUNS", "rebuild_command", "save_run", "load_run", "run_table", "same_row"]
 
 RUNS = Path(__file__).resolve().parents[2] / "data" / "runs"
 
@@ -26,6 +28,18 @@ def _check_name(name: Any) -> str:
         raise ValueError(f"name must be a run's file name without folder or suffix (e.g. 'asyrp_editors'), "
                          f"got {name!r}")
     return name
+
+
+def rebuild_command(script: str, argv: Sequence[str] | None = None) -> str:
+    """The shell command that reruns `script` (a path from the repository root) with `argv` (default:
+    this process's arguments) on one thread: what `save_run` and the shipped files record as `command`.
+
+    >>> rebuild_command("benchmarks/demo.py", ["--n", "8", "two words"])
+    "OMP_NUM_THREADS=1 python benchmarks/demo.py --n 8 'two words'"
+    """
+    if not isinstance(script, str) or not script.strip():
+        raise ValueError(f"script must be the script's path from the repository root, got {script!r}")
+    return shlex.join(["OMP_NUM_THREADS=1", "python", script, *(sys.argv[1:] if argv is None else argv)])
 
 
 def save_run(name: str, rows: Sequence[Mapping[str, Any]], *, command: str, n_faces: int, seed: int,
